@@ -1,0 +1,1 @@
+"""Benchmarks: `nfc-hospital bench NAME` runs bench/NAME.py and prints its figures."""

@@ -1,0 +1,1 @@
+"""Hospital-day simulator."""

@@ -1,0 +1,1 @@
+"""Station daemon: card readers, local decisions, the SQLite outbox and MQTT sync."""

@@ -1,0 +1,1 @@
+"""PyQt6 screens: room boards and station screens."""

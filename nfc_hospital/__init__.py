@@ -1,0 +1,1 @@
+"""The `nfc-hospital` command line: one entry point that hands each subcommand to its part."""

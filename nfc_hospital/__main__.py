@@ -1,0 +1,3 @@
+from nfc_hospital.cli import main
+
+raise SystemExit(main())

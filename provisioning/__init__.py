@@ -1,0 +1,1 @@
+"""The technician's setup script for a new station."""
