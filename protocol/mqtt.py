@@ -165,8 +165,12 @@ class MqttLink:
             properties=props,
         )
         self._client.loop_start()
-        log.info("mqtt.starting client=%s broker=%s:%d", self.client_id, self.settings.host,
-                 self.settings.port)
+        log.info(
+            "mqtt.starting client=%s broker=%s:%d",
+            self.client_id,
+            self.settings.host,
+            self.settings.port,
+        )
         try:
             while True:
                 item = await self._incoming.get()
@@ -179,8 +183,11 @@ class MqttLink:
                     self.connect_count += 1
                     self.disconnected.clear()
                     self.connected.set()
-                    log.info("mqtt.connected client=%s session_present=%s", self.client_id,
-                             session_present)
+                    log.info(
+                        "mqtt.connected client=%s session_present=%s",
+                        self.client_id,
+                        session_present,
+                    )
                     if self._on_connect is not None:
                         await self._on_connect(session_present)
                 else:
@@ -206,12 +213,12 @@ class MqttLink:
         payload: bytes,
         qos: int = 1,
         retain: bool = False,
-        timeout: float | None = 10.0,
+        puback_timeout: float | None = 10.0,
     ) -> None:
         """Publish and, for QoS 1, wait for the broker's PUBACK.
 
         Raises MqttNotConnected when the link is down (nothing is queued for later: callers
-        keep their own outbox) and TimeoutError when no PUBACK comes within `timeout`.
+        keep their own outbox) and TimeoutError when no PUBACK comes within `puback_timeout`.
         """
         if not self.connected.is_set():
             raise MqttNotConnected(f"not connected; {topic} not published")
@@ -225,4 +232,4 @@ class MqttLink:
         self._pending[info.mid] = fut
         if info.is_published():  # PUBACK raced ahead of us
             self._resolve(info.mid)
-        await asyncio.wait_for(fut, timeout)
+        await asyncio.wait_for(fut, puback_timeout)

@@ -74,7 +74,8 @@ def test_broker_can_be_killed_and_restarted_on_the_same_port(broker, topics):
     broker.kill()
     assert not broker.running
     broker.start()
-    assert broker.port == port and broker.pid != first_pid
+    assert broker.port == port
+    assert broker.pid != first_pid
     c = Client(port, "after-kill", clean_start=True)
     c.subscribe(topics.directory("rooms"))
     c.client.publish(topics.directory("rooms"), b"x", qos=1, retain=True).wait_for_publish(10)

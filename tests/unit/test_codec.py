@@ -27,7 +27,8 @@ def test_round_trip(message):
 
 
 @pytest.mark.parametrize(
-    "message", [m for m in EXAMPLES if hasattr(m, "kind") and type(m).__name__.startswith("Dir")],
+    "message",
+    [m for m in EXAMPLES if hasattr(m, "kind") and type(m).__name__.startswith("Dir")],
     ids=lambda m: type(m).__name__,
 )
 def test_directory_documents_decode_by_kind(message):
@@ -104,7 +105,9 @@ def test_hostile_payloads_get_a_reason(payload, reason):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -114,7 +117,10 @@ def _mutations(message):
     obj = json.loads(encode(message))
     keys = sorted(obj)
     return st.tuples(st.sampled_from(keys), json_values, st.booleans()).map(
-        lambda t: {**{k: v for k, v in obj.items() if k != t[0] or not t[2]}, **({t[0]: t[1]} if not t[2] else {})}
+        lambda t: {
+            **{k: v for k, v in obj.items() if k != t[0] or not t[2]},
+            **({t[0]: t[1]} if not t[2] else {}),
+        }
     )
 
 
@@ -126,9 +132,12 @@ def test_mutated_messages_decode_or_raise_decode_error(message, data):
     try:
         result = decode(type(message), payload)
     except DecodeError as e:
-        assert e.reason and e.where
+        failure = e
     else:
         assert isinstance(result, type(message))
+        return
+    assert failure.reason
+    assert failure.where
 
 
 @given(st.binary(max_size=2000))

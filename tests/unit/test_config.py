@@ -36,7 +36,7 @@ def test_unknown_key_is_an_error_naming_file_and_key_path(tmp_path):
 
 
 def test_bad_value_from_the_environment_names_the_variable(tmp_path):
-    with pytest.raises(ConfigError, match="NFCH_EDGE__MQTT__PORT: mqtt.port"):
+    with pytest.raises(ConfigError, match=r"NFCH_EDGE__MQTT__PORT: mqtt\.port"):
         load_config(EdgeConfig, None, "NFCH_EDGE", {"NFCH_EDGE__MQTT__PORT": "eighty"})
 
 

@@ -37,7 +37,8 @@ def test_masked_name_never_contains_the_hidden_middle():
 def test_card_hash_is_keyed_and_normalises_the_uid():
     h = card_hash(KEY, "04:a2:3b:1c")
     assert h == card_hash(KEY, "04A23B1C") == card_hash(KEY, "04 a2 3b 1c")
-    assert len(h) == 64 and h != card_hash(b"another-key-of-16-bytes!", "04A23B1C")
+    assert len(h) == 64
+    assert h != card_hash(b"another-key-of-16-bytes!", "04A23B1C")
     assert "04A23B1C" not in h.upper()
 
 

@@ -38,7 +38,8 @@ def test_every_forbidden_combination_is_rejected_with_a_reason():
         result = apply(source, action, trigger)
         assert isinstance(result, Rejection), (source, action, trigger)
         assert result.reason in {"invalid_transition", "trigger_not_allowed", "visit_closed"}
-        assert result.message_ko and result.message_en
+        assert result.message_ko
+        assert result.message_en
     assert forbidden == len(State) * len(Action) * len(Trigger) - len(ALLOWED)
 
 
