@@ -97,8 +97,15 @@ class ReaderHealthEvent(_EventBase):
     detail: str = Field(default="", max_length=500, description="What happened, for technicians.")
 
 
+class LeaseRequestEvent(_EventBase):
+    """The station is running low on ticket numbers for these rooms (below the low-water mark)."""
+
+    kind: Literal["lease_request"] = Field(description="Event kind tag.")
+    room_ids: list[RoomId] = Field(min_length=1, max_length=500, description="Rooms running low.")
+
+
 StationEvent = Annotated[
-    CheckInEvent | TapEvent | UnknownCardEvent | ReaderHealthEvent,
+    CheckInEvent | TapEvent | UnknownCardEvent | ReaderHealthEvent | LeaseRequestEvent,
     Field(discriminator="kind"),
 ]
 

@@ -23,6 +23,7 @@ from protocol.messages import (
     EventBatch,
     EventReject,
     Lease,
+    LeaseRequestEvent,
     QueueEntry,
     ReaderHealth,
     ReaderHealthEvent,
@@ -128,6 +129,14 @@ def all_examples() -> list[Message]:
             reader="front",
             status="disconnected",
             detail="usb unplugged",
+        ),
+        LeaseRequestEvent(
+            kind="lease_request",
+            event_id=uuid.uuid4(),
+            station_seq=5,
+            hlc=HLC,
+            wall_time=NOW,
+            room_ids=["xray-1"],
         ),
     ]
     return [
