@@ -35,6 +35,50 @@ class SiteSettings(Model):
     )
 
 
+class QueueSettings(Model):
+    """Queue rules and ticket-number leases (read by `central.engine`)."""
+
+    missed_requeue_after: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="A missed call puts the patient back in line after this many others.",
+    )
+    no_show_after_calls: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Marking a patient missed after this many calls makes them a no-show.",
+    )
+    lease_block_size: int = Field(
+        default=20, ge=1, le=1000, description="Ticket numbers per leased block."
+    )
+    lease_low_water: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="Lease a station a new block when fewer numbers than this are left.",
+    )
+    lease_days_ahead: int = Field(
+        default=1,
+        ge=0,
+        le=3,
+        description="Also lease blocks for this many coming service days (offline across the "
+        "day boundary).",
+    )
+    max_hlc_drift_s: int = Field(
+        default=300,
+        ge=1,
+        description="A station HLC further ahead of central than this is not trusted for "
+        "queue order; central's own clock is used instead.",
+    )
+    node_id: str = Field(
+        default="central",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="This worker's HLC node id (give each central worker its own).",
+    )
+
+
 class CentralConfig(Model):
     """Everything `nfc-hospital central` reads."""
 
@@ -45,3 +89,6 @@ class CentralConfig(Model):
     mqtt: MqttSettings = Field(default_factory=MqttSettings, description="Broker link.")
     site: SiteSettings = Field(default_factory=SiteSettings, description="The hospital.")
     log: LogSettings = Field(default_factory=LogSettings, description="Logging.")
+    queue: QueueSettings = Field(
+        default_factory=QueueSettings, description="Queue rules and ticket leases."
+    )
