@@ -1,0 +1,136 @@
+"""pcscd for tests: started by the fixture (`pcscd -f -a`) and ended by its PID, or reused.
+
+pcscd listens on a fixed socket (/run/pcscd/pcscd.comm), so only one can run on a machine. When
+one is already running (a system service), tests reuse it and never stop it; tests that need to
+stop pcscd (reader-loss recovery) then skip. With vsmartcard-vpcd installed, pcscd exposes the
+readers `Virtual PCD 00 00` (card port 35963) and `Virtual PCD 00 01` (35964).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.support.ports import wait_for_port
+from tests.support.vpcd_card import VPCD_PORT
+
+VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
+VPCD_READER = "Virtual PCD 00 00"
+
+
+def running_pcscd_pids() -> list[int]:
+    """PIDs of pcscd processes on this machine (read from /proc, nothing is signalled)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "pcscd":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def pcsc_problem() -> str | None:
+    """Why pcscd + vpcd tests cannot run here, or None."""
+    if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
+        return "pcscd is not installed (apt-get install pcscd)"
+    if not VPCD_DRIVER.exists():
+        return "vsmartcard-vpcd is not installed (apt-get install vsmartcard-vpcd)"
+    try:
+        import smartcard.scard  # noqa: F401
+    except ImportError:
+        return "pyscard is not installed (pip install 'nfc-hospital[pcsc]')"
+    return None
+
+
+def vpcd_readers() -> list[str]:
+    """The PC/SC readers pcscd lists right now (empty when it is not answering)."""
+    from smartcard import scard
+
+    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return []
+    try:
+        hresult, readers = scard.SCardListReaders(ctx, [])
+        return list(readers) if hresult == scard.SCARD_S_SUCCESS else []
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
+class Pcscd:
+    """The pcscd the tests talk to: our own child process, or a system one we only reuse."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.owned = False
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start pcscd (unless one runs already) and wait for the vpcd reader to be listed."""
+        if running_pcscd_pids() and self.process is None:
+            self.owned = False
+        else:
+            binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(
+                    [binary, "-f", "-a"], stdout=log, stderr=subprocess.STDOUT
+                )
+            self.owned = True
+        deadline = time.monotonic() + timeout
+        wait_for_port(VPCD_PORT, timeout)
+        while VPCD_READER not in vpcd_readers():
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"pcscd exited with {self.process.returncode}: {self.log()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"pcscd does not list {VPCD_READER!r}: {self.log()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """End our pcscd by its PID (SIGTERM, then SIGKILL); a reused one is never touched."""
+        if not self.owned or self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        # Wait for the socket to go, so a restart does not race the old process's cleanup.
+        deadline = time.monotonic() + 5
+        while os.path.exists("/run/pcscd/pcscd.comm") and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def wait_for_card(present: bool, reader: str = VPCD_READER, timeout: float = 10.0) -> None:
+    """Block until pcscd itself sees a card on `reader` (or sees none), or raise TimeoutError.
+
+    pcscd polls vpcd a few times a second; a card swapped faster than that looks to PC/SC like
+    one card that never left, so tests wait for pcscd between removing and inserting.
+    """
+    from smartcard import scard
+
+    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        raise RuntimeError("pcscd is not answering")
+    try:
+        deadline = time.monotonic() + timeout
+        state = scard.SCARD_STATE_UNAWARE
+        while time.monotonic() < deadline:
+            hresult, states = scard.SCardGetStatusChange(ctx, 100, [(reader, state)])
+            if hresult == scard.SCARD_S_SUCCESS:
+                state = states[0][1] & ~scard.SCARD_STATE_CHANGED
+                if bool(state & scard.SCARD_STATE_PRESENT) == present:
+                    return
+        raise TimeoutError(f"pcscd did not see the card {'arrive' if present else 'leave'}")
+    finally:
+        scard.SCardReleaseContext(ctx)
