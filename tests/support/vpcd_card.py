@@ -16,6 +16,7 @@ Run as a program: `python -m tests.support.vpcd_card 04A1B2C3D4E5F6 [--port 3596
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import struct
 import threading
@@ -85,10 +86,8 @@ class VirtualCard:
         """Take the card away (close the connection) and wait for the card thread to end."""
         sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self._thread is not None:
             self._thread.join(timeout=10)
