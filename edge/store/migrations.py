@@ -1,0 +1,72 @@
+"""The station database schema, as numbered migrations (PRAGMA user_version is the version).
+
+A station that was switched off for a software update opens its old database with the new
+daemon: every migration above the file's version runs in order, each in its own transaction,
+so a power cut mid-upgrade leaves the file at the last complete version.
+Never edit a released migration; add the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["outbox"].create(  # type: ignore[union-attr]
+        {
+            "station_seq": int,
+            "event_id": str,
+            "kind": str,
+            "payload": str,
+            "created_at": float,
+            "acked": int,
+        },
+        pk="station_seq",
+        not_null={"event_id", "kind", "payload", "created_at", "acked"},
+        defaults={"acked": 0},
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
+    db["directory"].create(  # type: ignore[union-attr]
+        {"kind": str, "version": int, "payload": str}, pk="kind"
+    )
+    db["lease_blocks"].create(  # type: ignore[union-attr]
+        {
+            "lease_id": str,
+            "room_id": str,
+            "service_day": str,
+            "first": int,
+            "last": int,
+            "next_number": int,
+        },
+        pk="lease_id",
+    )
+    db["room_snapshots"].create(  # type: ignore[union-attr]
+        {"room_id": str, "version": int, "payload": str}, pk="room_id"
+    )
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    # Central's reject reason is kept so a technician can see why an event was refused.
+    db["outbox"].add_column("reject_reason", str)  # type: ignore[union-attr]
+    db.execute("CREATE INDEX outbox_unacked ON outbox(station_seq) WHERE acked = 0")
+    # Check-ins decided here that central's snapshots do not show yet: the offline estimate.
+    db["local_checkins"].create(  # type: ignore[union-attr]
+        {
+            "station_seq": int,
+            "visit_id": str,
+            "card_hash": str,
+            "room_id": str,
+            "step_index": int,
+            "service_day": str,
+            "ticket_number": int,
+            "priority": int,
+            "hlc": str,
+        },
+        pk="station_seq",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+SCHEMA_VERSION = len(MIGRATIONS)
