@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need and runs lint, type checks and the test suite.
-# Usage: scripts/test.sh [extra pytest arguments]
+# Usage: scripts/test.sh [pytest arguments]   (default: -m 'not slow')
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$REPO_ROOT"
@@ -33,4 +33,6 @@ ruff format --check .
 echo "test: mypy"
 mypy
 echo "test: pytest"
+# Long soak variants are marked slow and run by hand: scripts/test.sh -m slow
+if [ "$#" -eq 0 ]; then set -- -m "not slow"; fi
 python -m pytest "$@"
