@@ -167,8 +167,8 @@ def _reference_problems(m: HospitalMap) -> list[MapProblem]:
                 out.append(
                     MapProblem(
                         path=where,
-                        message=f"a {n.kind} node cannot be the door of room {n.room_id!r}; "
-                        f"use kind {', '.join(sorted(SERVICE_NODE_KINDS))}",
+                        message=f"only a service point can be the door of room {n.room_id!r}, "
+                        f"not a {n.kind}; use kind {', '.join(sorted(SERVICE_NODE_KINDS))}",
                     )
                 )
             first = room_doors.setdefault(n.room_id, n.node_id)
@@ -183,7 +183,7 @@ def _reference_problems(m: HospitalMap) -> list[MapProblem]:
             out.append(
                 MapProblem(
                     path=where,
-                    message=f"a {n.kind} landing needs a `group` shared by its landings "
+                    message=f"{n.kind} landings need a `group` shared by the landings "
                     "on the other floors",
                 )
             )
@@ -233,7 +233,7 @@ def _edge_problems(m: HospitalMap) -> list[MapProblem]:
                 out.append(
                     MapProblem(
                         path=where,
-                        message=f"an {e.kind} edge must join two {e.kind} landings, "
+                        message=f"{e.kind} edges must join two {e.kind} landings, "
                         f"not a {a.kind} and a {b.kind}; link a landing to its floor "
                         "with a corridor edge",
                     )
@@ -250,19 +250,19 @@ def _edge_problems(m: HospitalMap) -> list[MapProblem]:
                 out.append(
                     MapProblem(
                         path=where,
-                        message=f"an {e.kind} edge must join different floors; "
+                        message=f"{e.kind} edges must join different floors; "
                         f"both ends are on {a.floor_id!r}",
                     )
                 )
             elif floors[a.floor_id].building_id != floors[b.floor_id].building_id:
                 out.append(
-                    MapProblem(path=where, message=f"an {e.kind} edge cannot join two buildings")
+                    MapProblem(path=where, message=f"{e.kind} edges cannot join two buildings")
                 )
         elif e.kind in _SAME_FLOOR_EDGE_KINDS and a.floor_id != b.floor_id:
             out.append(
                 MapProblem(
                     path=where,
-                    message=f"a {e.kind} edge must stay on one floor; it joins "
+                    message=f"{e.kind} edges must stay on one floor; this one joins "
                     f"{a.floor_id!r} and {b.floor_id!r} (use elevator, stairs, escalator or ramp)",
                 )
             )

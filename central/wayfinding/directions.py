@@ -41,6 +41,17 @@ def turn_direction(a: tuple[float, float], b: tuple[float, float], c: tuple[floa
     return "right" if angle > 0 else "left"
 
 
+def floor_name(f: Floor, lang: str) -> str:
+    """A floor as said aloud: 3층, 3F, 3楼, 3階; basements 지하 1층 ...; else its label."""
+    if f.level == 0 or lang not in ("ko", "zh", "ja"):
+        return f.label
+    n = abs(f.level)
+    word = {"ko": f"{n}층", "zh": f"{n}楼", "ja": f"{n}階"}[lang]
+    if f.level > 0:
+        return word
+    return {"ko": f"지하 {word}", "zh": f"地下{word}", "ja": f"地下{word}"}[lang]
+
+
 # --- Korean particles -------------------------------------------------------------------------
 
 _LATIN_WITH_FINAL = set("lmnr")  # 엘 엠 엔 알: letters whose Korean reading ends in a consonant
@@ -167,12 +178,7 @@ class _Context:
 
     def floor_texts(self, node_id: str) -> Texts:
         f = self.floors[self.nodes[node_id].floor_id]
-        if f.level >= 1:
-            return {"ko": f"{f.level}층", "en": f.label, "zh": f"{f.level}楼", "ja": f"{f.level}階"}
-        if f.level < 0:
-            b = -f.level
-            return {"ko": f"지하 {b}층", "en": f.label, "zh": f"地下{b}楼", "ja": f"地下{b}階"}
-        return {lang: f.label for lang in LANGS}
+        return {lang: floor_name(f, lang) for lang in LANGS}
 
 
 # --- Actions and their templates --------------------------------------------------------------
