@@ -1,0 +1,1 @@
+"""Qt models of what the screens show: state, version guards, formatting. No widgets here."""

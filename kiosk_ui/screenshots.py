@@ -1,0 +1,107 @@
+"""Render each screen offscreen to PNG (`nfc-hospital kiosk screenshots DIR`).
+
+The screens are driven through the same models as in service, fed with example protocol
+documents (`kiosk_ui.demo`), so a screenshot shows exactly what a kiosk would.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PyQt6.QtWidgets import QApplication, QWidget
+
+from kiosk_ui import demo
+from kiosk_ui.app import LANDSCAPE, make_qapp
+from kiosk_ui.models.announcements import AnnouncementModel
+from kiosk_ui.models.board import BoardModel
+from kiosk_ui.models.station import StationModel
+from kiosk_ui.views.board import RoomBoardWindow
+from kiosk_ui.views.station import StationWindow
+from protocol.codec import encode
+from protocol.messages import ScreenKind
+
+
+def settle(app: QApplication, window: QWidget) -> None:
+    """Lay out and paint everything pending."""
+    window.resize(LANDSCAPE)
+    window.show()
+    for _ in range(3):
+        app.processEvents()
+
+
+def board_window(
+    language: str,
+    *,
+    snapshot: bool = True,
+    offline: bool = False,
+    flash: bool = False,
+    calling: int | None = 101,
+) -> RoomBoardWindow:
+    """A room board fed with the demo room."""
+    clock = [0.0]
+    board = BoardModel(
+        demo.ROOM_ID, language=language, offline_after_s=60, monotonic=lambda: clock[0]
+    )
+    board.feed_rooms(encode(demo.directory_rooms()))
+    if snapshot:
+        board.feed_snapshot(encode(demo.snapshot(1, calling=calling)))
+    calls = AnnouncementModel(demo.ROOM_ID, flash_s=60)
+    window = RoomBoardWindow(board, calls)
+    if flash:
+        calls.feed(encode(demo.call(calling or 101)))
+    if offline:
+        board.last_arrival = demo.NOW
+        clock[0] = 3600.0
+        board.check_offline()
+    return window
+
+
+def station_window(
+    language: str, kind: ScreenKind | None, *, offline: bool = False, down: bool = False
+) -> StationWindow:
+    """A station screen showing `kind` (None: the daemon is not there)."""
+    model = StationModel(demo.STATION_ID, language=language, down_after_s=0.001)
+    model.feed_map(encode(demo.directory_map()))
+    window = StationWindow(model)
+    if down:
+        model.set_feed_up(False)
+        model._went_down()  # what the down timer does, without waiting for it
+    else:
+        model.set_feed_up(True)
+        if kind is not None:
+            model.feed_screen(encode(demo.screen(kind, offline=offline)))
+    return window
+
+
+def render_all(directory: Path, language: str = "en") -> list[Path]:
+    """Write one PNG per screen into `directory`; returns the paths."""
+    app = make_qapp()
+    directory.mkdir(parents=True, exist_ok=True)
+    shots: dict[str, Callable[[], QWidget]] = {
+        "room-board": lambda: board_window(language),
+        "room-board-called": lambda: board_window(language, flash=True, calling=118),
+        "room-board-offline": lambda: board_window(language, offline=True),
+        "room-board-empty": lambda: board_window(language, calling=None, snapshot=False),
+        "station-idle": lambda: station_window(language, "idle"),
+        "station-checked-in": lambda: station_window(language, "checked_in"),
+        "station-checked-in-offline": lambda: station_window(language, "checked_in", offline=True),
+        "station-called-now": lambda: station_window(language, "called_now"),
+        "station-unknown-card": lambda: station_window(language, "unknown_card"),
+        "station-visit-finished": lambda: station_window(language, "visit_finished"),
+        "station-down": lambda: station_window(language, None, down=True),
+    }
+    paths = []
+    for name, make in shots.items():
+        window = make()
+        settle(app, window)
+        path = directory / (name + ("" if language == "en" else f"-{language}") + ".png")
+        window.grab().save(str(path))
+        window.close()
+        window.deleteLater()
+        paths.append(path)
+    app.processEvents()
+    return paths

@@ -1,0 +1,197 @@
+"""The station screen window: idle, result with route, error and station-down pages."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PyQt6.QtWidgets import QHBoxLayout, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
+
+from kiosk_ui.models import text
+from kiosk_ui.models.station import STATION_DOWN, StationModel
+from kiosk_ui.views import theme
+from kiosk_ui.views.drawing import FloorMap, QrCode, TapHint
+from kiosk_ui.views.widgets import BiLabel, Clock, frame, role_label
+
+Align = Qt.AlignmentFlag
+
+
+class CalmIcon(QWidget):
+    """A large soft circle with an 'i': says 'here is some help', not 'error'."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedSize(220, 220)
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(QPen(QColor(theme.ACCENT), 12))
+        p.setBrush(QColor(theme.PANEL))
+        p.drawEllipse(12, 12, 196, 196)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(theme.ACCENT))
+        p.drawEllipse(98, 52, 24, 24)
+        p.drawRoundedRect(99, 92, 22, 76, 10, 10)
+        p.end()
+
+
+class StationWindow(QWidget):
+    """Wires StationModel to four pages; nothing here decides what to say."""
+
+    def __init__(self, model: StationModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        lang = model.language
+        self.setObjectName("screen")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(theme.stylesheet())
+        root = QVBoxLayout(self)
+        root.setContentsMargins(56, 16, 56, 16)
+        root.setSpacing(12)
+        top = QHBoxLayout()
+        self.result_message = BiLabel("heading", "heading2", self)
+        top.addWidget(self.result_message, 1)
+        # Offline, the note sits top right where staff and patients look for the time.
+        self.offline = frame("banner", self)
+        ol = QVBoxLayout(self.offline)
+        ol.setContentsMargins(28, 4, 28, 4)
+        self.offline_text = BiLabel("banner", "banner2", self.offline)
+        ol.addWidget(self.offline_text)
+        top.addWidget(self.offline, 0, Align.AlignTop)
+        top.addSpacing(32)
+        self.clock = Clock(self)
+        top.addWidget(self.clock, 0, Align.AlignTop)
+        root.addLayout(top)
+        self.pages = QStackedWidget(self)
+        root.addWidget(self.pages, 1)
+
+        # idle
+        self.idle = QWidget()
+        il = QVBoxLayout(self.idle)
+        il.setSpacing(24)
+        self.idle_message = BiLabel("headline", "headline2", self.idle, Align.AlignCenter)
+        self.idle_detail = BiLabel("body", "body2", self.idle, Align.AlignCenter, wrap=True)
+        self.tap_hint = TapHint(self.idle)
+        il.addWidget(self.idle_message)
+        il.addWidget(self.idle_detail)
+        il.addWidget(self.tap_hint, 1)
+        self.pages.addWidget(self.idle)
+
+        # result
+        self.result = QWidget()
+        rl = QVBoxLayout(self.result)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.setSpacing(20)
+        cols = QHBoxLayout()
+        cols.setSpacing(32)
+        left = frame("panel", self.result)
+        left.setFixedWidth(560)
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(36, 16, 36, 16)
+        ll.setSpacing(4)
+        self.number_heading = BiLabel("small", "small2", left, inline=True)
+        self.number_heading.set(text.bilingual(text.YOUR_NUMBER, lang))
+        self.ticket = role_label("ticket", parent=left)
+        self.ticket.setAlignment(Align.AlignCenter)
+        self.standing = BiLabel("body", "small2", left, wrap=True)
+        self.room = BiLabel("small", "small2", left, wrap=True)
+        ll.addWidget(self.number_heading)
+        ll.addWidget(self.ticket)
+        ll.addWidget(self.standing)
+        ll.addStretch(1)
+        ll.addWidget(self.room)
+        cols.addWidget(left)
+
+        middle = QVBoxLayout()
+        middle.setSpacing(12)
+        self.way_heading = BiLabel("small", "small2", self.result, inline=True)
+        self.way_heading.set(text.bilingual(text.WAY_TO_ROOM, lang))
+        self.floor_map = FloorMap(self.result)
+        self.floor_map.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.steps_box = QWidget(self.result)
+        sl = QVBoxLayout(self.steps_box)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.setSpacing(8)
+        self.step_labels = [BiLabel("small", "small2", self.steps_box, wrap=True) for _ in range(4)]
+        for s in self.step_labels:
+            sl.addWidget(s)
+        middle.addWidget(self.way_heading)
+        middle.addWidget(self.floor_map, 1)
+        middle.addWidget(self.steps_box)
+        cols.addLayout(middle, 1)
+
+        right = QVBoxLayout()
+        right.setSpacing(16)
+        self.qr = QrCode(self.result, 300)
+        self.qr_caption = BiLabel("small", "small2", self.result, Align.AlignCenter)
+        self.qr_caption.set(text.bilingual(text.ON_YOUR_PHONE, lang))
+        self.note = frame("note", self.result)
+        self.note.setFixedWidth(400)
+        nl = QVBoxLayout(self.note)
+        nl.setContentsMargins(24, 16, 24, 16)
+        self.note_heading = BiLabel("small", "small2", self.note)
+        self.note_heading.set(text.bilingual(text.PREP, lang))
+        self.note_text = BiLabel("small", "small2", self.note, wrap=True)
+        nl.addWidget(self.note_heading)
+        nl.addWidget(self.note_text)
+        right.addWidget(self.qr, 0, Align.AlignHCenter)
+        right.addWidget(self.qr_caption)
+        right.addWidget(self.note)
+        right.addStretch(1)
+        cols.addLayout(right)
+        rl.addLayout(cols, 1)
+        self.pages.addWidget(self.result)
+
+        # error and station-down share one calm layout
+        self.error = QWidget()
+        el = QVBoxLayout(self.error)
+        el.setSpacing(40)
+        el.addStretch(1)
+        self.error_icon = CalmIcon(self.error)
+        el.addWidget(self.error_icon, 0, Align.AlignHCenter)
+        self.error_message = BiLabel("headline", "headline2", self.error, Align.AlignCenter, True)
+        self.error_detail = BiLabel("body", "body2", self.error, Align.AlignCenter, True)
+        el.addWidget(self.error_message)
+        el.addWidget(self.error_detail)
+        el.addStretch(2)
+        self.pages.addWidget(self.error)
+
+        model.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the model's page."""
+        m = self.model
+        page = m.page
+        self.tap_hint.set_running(page == "idle")
+        self.result_message.setVisible(page == "result")
+        if page == "idle":
+            self.idle_message.set(m.message())
+            self.idle_detail.set(m.detail())
+            self.pages.setCurrentWidget(self.idle)
+        elif page == "result":
+            self.result_message.set(m.message())
+            ticket = m.ticket_text()
+            self.ticket.setText(ticket or "")
+            self.ticket.setVisible(ticket is not None)
+            self.number_heading.setVisible(ticket is not None)
+            self.standing.set(m.standing())
+            self.room.set(m.room())
+            self.floor_map.set_sketch(m.sketch())
+            steps = m.steps()
+            for i, label in enumerate(self.step_labels):
+                label.set(steps[i] if i < len(steps) else None)
+            self.way_heading.setVisible(bool(steps) or self.floor_map.isVisibleTo(self))
+            self.qr.set_data(m.phone_url())
+            self.qr_caption.setVisible(m.phone_url() is not None)
+            notes = m.prep_notes()
+            self.note.setVisible(notes is not None)
+            self.note_text.set(notes)
+            self.pages.setCurrentWidget(self.result)
+        else:
+            self.error_message.set(m.message())
+            self.error_detail.set(m.detail())
+            self.pages.setCurrentWidget(self.error)
+        offline = m.offline_text() if page != STATION_DOWN else None
+        self.offline.setVisible(offline is not None)
+        self.offline_text.set(offline)
