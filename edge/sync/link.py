@@ -103,7 +103,7 @@ class Syncer:
             software_version=SOFTWARE_VERSION,
             outbox_depth=st.outbox_depth,
             oldest_unsent_age_s=age,
-            readers=self.reader_health() if online else [],
+            readers=self.reader_health(),
             clock_offset_ms=st.clock_offset_ms,
             last_central_contact=st.last_central_contact,
             alarms=sorted(st.alarms),

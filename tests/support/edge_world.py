@@ -135,7 +135,8 @@ class FakeCentral:
         self.events: dict[tuple[str, int], dict[str, object]] = {}
         self.duplicates = 0
         self.batches = 0
-        self.paused = False
+        self.paused = False  # central down: batches are ignored
+        self.send_acks = True  # False: events are committed but acks get lost
         self.changed = asyncio.Event()
         self.hlc = HybridLogicalClock("central")
         self.link = MqttLink(
@@ -162,6 +163,9 @@ class FakeCentral:
                 self.duplicates += 1
             else:
                 self.events[key] = e.model_dump(mode="json")
+        self.changed.set()
+        if not self.send_acks:
+            return
         ack = Ack(
             station_id=batch.station_id,
             acked_through=self.contiguous(batch.station_id),
