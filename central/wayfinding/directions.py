@@ -127,16 +127,27 @@ def _own_place(n: MapNode) -> Texts | None:
     return _GENERIC.get(n.kind)
 
 
-class _Context:
-    def __init__(self, m: HospitalMap, path: list[str]) -> None:
+class MapIndex:
+    """Look-ups over one map that every route's directions share; build once per map."""
+
+    def __init__(self, m: HospitalMap) -> None:
+        self.map = m
         self.nodes = {n.node_id: n for n in m.nodes}
         self.floors: dict[str, Floor] = {f.floor_id: f for f in m.floors}
         self.edges = {frozenset((e.a, e.b)): e for e in m.edges}
-        self.on_route = set(path)
         self.neighbours: dict[str, list[str]] = {}
         for e in m.edges:
             self.neighbours.setdefault(e.a, []).append(e.b)
             self.neighbours.setdefault(e.b, []).append(e.a)
+
+
+class _Context:
+    def __init__(self, index: MapIndex, path: list[str]) -> None:
+        self.nodes = index.nodes
+        self.floors = index.floors
+        self.edges = index.edges
+        self.neighbours = index.neighbours
+        self.on_route = set(path)
 
     def xy(self, node_id: str) -> tuple[float, float]:
         n = self.nodes[node_id]
@@ -445,9 +456,9 @@ def _walk_steps(ctx: _Context, walk: list[str], after: str | None, final: bool) 
     return steps
 
 
-def describe_route(m: HospitalMap, path: list[str]) -> list[LocalizedText]:
+def describe_route(m: HospitalMap | MapIndex, path: list[str]) -> list[LocalizedText]:
     """2 to 6 short steps that walk a patient along `path` (node ids of `m`)."""
-    ctx = _Context(m, path)
+    ctx = _Context(m if isinstance(m, MapIndex) else MapIndex(m), path)
     if len(path) == 1:
         dest = _own_place(ctx.nodes[path[0]]) or _GENERIC["room"]
         return [_Step("arrive_here", place=dest).render()]

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import networkx as nx
 
-from central.wayfinding.directions import describe_route
+from central.wayfinding.directions import MapIndex, describe_route
 from central.wayfinding.errors import NoRouteError
 from protocol.base import LocalizedText
 from protocol.hospital_map import (
@@ -54,6 +54,7 @@ class RoutingGraphs:
     edges: dict[frozenset[str], MapEdge] = field(default_factory=dict)
     nodes: dict[str, MapNode] = field(default_factory=dict)
     closed: frozenset[str] = frozenset()
+    index: MapIndex | None = None
 
     def graph(self, step_free: bool) -> nx.Graph:
         return self.step_free if step_free else self.shortest
@@ -98,6 +99,7 @@ def build_graphs(m: HospitalMap, now: datetime | None = None) -> RoutingGraphs:
         edges={frozenset((e.a, e.b)): e for e in m.edges},
         nodes={n.node_id: n for n in m.nodes},
         closed=closed,
+        index=MapIndex(m),
     )
 
 
@@ -131,7 +133,7 @@ def _make_route(graphs: RoutingGraphs, path: list[str], step_free_variant: bool)
         step_free=step_free_variant or not any(_uses_steps(e) for e in edges),
         nodes=path,
         length_m=round(sum(e.length_m for e in edges), 1),
-        steps=describe_route(graphs.map, path),
+        steps=describe_route(graphs.index or graphs.map, path),
     )
 
 
