@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from central.wayfinding.cli import main
@@ -243,3 +246,76 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as info:
         main([], prog="map")
     assert info.value.code == 2
+
+
+PROBLEM_START = re.compile(
+    r"^((buildings|floors|nodes|edges|closures)(\.\d+)?[ .:]|line \d+ column \d+:|\$:)"
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    drop_edges=st.lists(st.integers(min_value=0, max_value=90), max_size=6),
+    moves=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=86), st.sampled_from(["1f", "2f", "3f", "9f"])
+        ),
+        max_size=3,
+    ),
+    kinds=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=90),
+            st.sampled_from(["corridor", "door", "elevator", "stairs", "escalator", "ramp"]),
+        ),
+        max_size=3,
+    ),
+)
+def test_any_broken_map_gives_located_problems_never_a_crash(
+    sample_data: dict[str, Any],
+    drop_edges: list[int],
+    moves: list[tuple[int, str]],
+    kinds: list[tuple[int, str]],
+) -> None:
+    data = copy.deepcopy(sample_data)
+    for i, kind in kinds:
+        data["edges"][i]["kind"] = kind
+    for i, floor_id in moves:
+        data["nodes"][i]["floor_id"] = floor_id
+    for i in sorted(set(drop_edges), reverse=True):
+        del data["edges"][i]
+    problems: list[str] = []
+    try:
+        parse_map(json.dumps(data))
+    except MapFileError as e:
+        problems = e.problems or ["(an error with no problem listed)"]
+    for p in problems:
+        assert PROBLEM_START.match(p), p
+
+
+def test_cli_route_prints_steps_and_draws(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "route.svg"
+    code = main(
+        [
+            "route",
+            str(SAMPLE),
+            "st-lobby",
+            "door-os-1",
+            "--step-free",
+            "--lang",
+            "en",
+            "--svg",
+            str(out),
+        ],
+        prog="map",
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "st-lobby -> door-os-1: 79 m, step-free" in text
+    assert "  2. Take the elevator to 3F." in text
+    assert out.read_text(encoding="utf-8").startswith("<svg ")
+    assert main(["route", str(SAMPLE), "st-lobby", "nowhere"], prog="map") == 1
+    assert "no route from 'st-lobby' to 'nowhere'" in capsys.readouterr().err
