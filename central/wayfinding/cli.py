@@ -73,3 +73,7 @@ def main(argv: list[str], prog: str = "nfc-hospital central map") -> int:
     if args.command == "check":
         return _check(args, prog)
     return _route(args, prog)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], prog="python -m central.wayfinding.cli"))
