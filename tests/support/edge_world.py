@@ -8,8 +8,18 @@ with an `Ack` of the highest contiguous seq it holds. It can be paused (central 
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from pathlib import Path
+
+import tomli_w
 
 from protocol.base import LocalizedText
 from protocol.codec import decode, encode
@@ -184,3 +194,97 @@ class FakeCentral:
             while self.contiguous(station_id) < through:
                 self.changed.clear()
                 await self.changed.wait()
+
+
+class DaemonProcess:
+    """`python -m edge --config FILE` as a child process the test can tap, TERM and kill -9."""
+
+    def __init__(self, workdir: Path, broker_port: int, topic_root: str, **extra: object) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "daemon.log"
+        key = workdir / "site.key"
+        key.write_bytes(SITE_KEY + b"\n")
+        doc: dict[str, object] = {
+            "station_id": "st-1",
+            "location_node": "st-1",
+            "data_dir": str(self.data_dir),
+            "site_key_file": str(key),
+            "screen_idle_s": 1.0,
+            "http": {"port": 0},
+            "mqtt": {
+                "port": broker_port,
+                "topic_root": topic_root,
+                "reconnect_min_s": 0.2,
+                "reconnect_max_s": 1,
+                "keepalive_s": 5,
+            },
+            "sync": {"resend_timeout_s": 2.0},
+            "readers": [{"type": "simulated", "debounce_s": 0}],
+            "log": {"level": "DEBUG"},
+        }
+        doc.update(extra)
+        self.config_path = workdir / "station.toml"
+        self.config_path.write_text(tomli_w.dumps(doc))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 20) -> None:
+        port_file = self.data_dir / "http.port"
+        port_file.unlink(missing_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "edge", "--config", str(self.config_path)],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daemon exited {self.process.returncode}: {self.log()}")
+            if port_file.exists() and port_file.read_text().strip():
+                self.port = int(port_file.read_text())
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"daemon did not start: {self.log()}")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def tap(self, card_uid: str) -> tuple[int, dict[str, object]]:
+        """POST a tap; returns (status, body) once the daemon has shown its screen."""
+        # Every URL here is built by `url()`: http on loopback, never a user-given scheme.
+        req = urllib.request.Request(  # noqa: S310
+            self.url("/api/v1/tap"),
+            data=json.dumps({"uid": card_uid}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=10) as resp:  # noqa: S310
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs at all."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 20) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
