@@ -77,11 +77,9 @@ def station_window(
     return window
 
 
-def render_all(directory: Path, language: str = "en") -> list[Path]:
-    """Write one PNG per screen into `directory`; returns the paths."""
-    app = make_qapp()
-    directory.mkdir(parents=True, exist_ok=True)
-    shots: dict[str, Callable[[], QWidget]] = {
+def screens(language: str = "en") -> dict[str, Callable[[], QWidget]]:
+    """Every screen worth a screenshot, by name, as a function building its window."""
+    return {
         "room-board": lambda: board_window(language),
         "room-board-called": lambda: board_window(language, flash=True, calling=118),
         "room-board-offline": lambda: board_window(language, offline=True),
@@ -94,8 +92,14 @@ def render_all(directory: Path, language: str = "en") -> list[Path]:
         "station-visit-finished": lambda: station_window(language, "visit_finished"),
         "station-down": lambda: station_window(language, None, down=True),
     }
+
+
+def render_all(directory: Path, language: str = "en") -> list[Path]:
+    """Write one PNG per screen into `directory`; returns the paths."""
+    app = make_qapp()
+    directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, make in shots.items():
+    for name, make in screens(language).items():
         window = make()
         settle(app, window)
         path = directory / (name + ("" if language == "en" else f"-{language}") + ".png")
