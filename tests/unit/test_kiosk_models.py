@@ -76,7 +76,8 @@ def test_garbage_and_foreign_room_snapshots_are_ignored_and_counted(qapp):
     wrong = counter_value(BAD_MESSAGES, source="queue", reason="wrong_room")
     assert not board.feed_snapshot(encode(demo.snapshot(10, room_id="other-room")))
     assert counter_value(BAD_MESSAGES, source="queue", reason="wrong_room") == wrong + 1
-    assert board.snapshot is not None and board.snapshot.version == 2
+    assert board.snapshot is not None
+    assert board.snapshot.version == 2
 
 
 def test_waiting_list_is_capped_and_holds_only_number_and_masked_name(qapp):
@@ -123,7 +124,8 @@ def test_cached_snapshot_is_shown_after_a_restart(qapp, tmp_path):
     board.feed_snapshot(encode(demo.snapshot(7, calling=130)))
     board2, clock2 = make_board(qapp, tmp_path)
     board2.start()
-    assert board2.snapshot is not None and board2.snapshot.version == 7
+    assert board2.snapshot is not None
+    assert board2.snapshot.version == 7
     assert board2.calling() == ("130", "김*수")
     assert board2.title().primary == demo.ROOM_NAME.ko
     assert board2.last_arrival == ARRIVED
@@ -234,7 +236,8 @@ def test_flash_toggles_colour_phases_then_stops(qtbot):
     phases: list[bool] = []
     calls.flashChanged.connect(phases.append)
     calls.feed(encode(demo.call(3)))
-    assert calls.flashing and calls.flash_on
+    assert calls.flashing
+    assert calls.flash_on
     qtbot.waitUntil(lambda: not calls.flashing, timeout=5000)
     # 1.5 s at 500 ms phases: on, off, on, then off for good.
     assert phases == [True, False, True, False]
@@ -318,11 +321,15 @@ def test_route_sketch_splits_floors_and_marks_ends_and_transfers():
     floors = route_sketch(demo.hospital_map(), demo.route())
     assert [f.label for f in floors] == ["1F", "2F"]
     f1, f2 = floors
-    assert f1.start == (8, 32) and f1.end is None
-    assert f2.end == (52, 14) and f2.start is None
-    assert f1.transfers == [(30, 20)] and f2.transfers == [(30, 20)]
+    assert f1.start == (8, 32)
+    assert f1.end is None
+    assert f2.end == (52, 14)
+    assert f2.start is None
+    assert f1.transfers == [(30, 20)]
+    assert f2.transfers == [(30, 20)]
     assert f1.path == [(8, 32), (30, 32), (30, 20)]
-    assert len(f1.edges) == 5 and len(f2.edges) == 5
+    assert len(f1.edges) == 5
+    assert len(f2.edges) == 5
     unknown = demo.route().model_copy(update={"nodes": ["nowhere"]})
     assert route_sketch(demo.hospital_map(), unknown) == []
 
