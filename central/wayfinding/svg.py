@@ -8,6 +8,7 @@ page's width through its viewBox.
 from __future__ import annotations
 
 import itertools
+import re
 import xml.etree.ElementTree as ET
 
 from central.wayfinding.directions import floor_name
@@ -53,6 +54,14 @@ def _rides(route: Route, nodes: dict[str, MapNode]) -> list[tuple[MapNode, MapNo
     return out
 
 
+# Characters XML 1.0 cannot carry at all; ElementTree escapes markup but would pass these through.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _num(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
@@ -61,11 +70,11 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: float | 
     e = ET.SubElement(
         parent,
         tag,
-        {k.rstrip("_").replace("_", "-"): _num(v) if isinstance(v, float | int) else v
+        {k.rstrip("_").replace("_", "-"): _num(v) if isinstance(v, float | int) else _clean(v)
          for k, v in attrs.items()},
     )  # fmt: skip
     if text is not None:
-        e.text = text
+        e.text = _clean(text)
     return e
 
 
@@ -204,7 +213,7 @@ def render_route_svg(
             "width": _num(width),
             "height": _num(total),
             "role": "img",
-            "aria-label": title,
+            "aria-label": _clean(title),
         },
     )
     _el(root, "title", title)

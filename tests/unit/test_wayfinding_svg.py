@@ -25,7 +25,7 @@ def hostile_map() -> HospitalMap:
         if n["node_id"] == "x":
             n["name"] = {"ko": SCRIPT, "en": IMG, "zh": "&amp; ]]>", "ja": "<!-- x -->"}
         if n["node_id"] == "st":
-            n["name"] = {"ko": IMG, "en": SCRIPT}
+            n["name"] = {"ko": IMG, "en": SCRIPT, "zh": "bell\x07 nul\x00 tab\t", "ja": "\ufffe"}
     return HospitalMap.model_validate(data)
 
 
@@ -70,6 +70,18 @@ def test_hostile_names_in_the_title_attribute_are_escaped() -> None:
     root = parse(render_route_svg(m, route, lang="en"))
     assert root.get("aria-label") == f"{SCRIPT} → {IMG}"
     assert root.find(f"{{{SVG_NS}}}title") is not None
+
+
+def test_characters_xml_cannot_carry_are_replaced() -> None:
+    m = hostile_map()
+    route = find_route(m, "st", "x", step_free=True)
+    for lang in ("zh", "ja"):
+        root = parse(render_route_svg(m, route, lang=lang))
+        expected = "bell\ufffd nul\ufffd tab\t" if lang == "zh" else "\ufffd"
+        title = root.find(f"{{{SVG_NS}}}title")
+        assert title is not None
+        assert (title.text or "").startswith(expected + " → ")
+        assert root.get("aria-label", "").startswith(expected + " → ")
 
 
 def test_route_floors_are_drawn_with_path_and_markers() -> None:
