@@ -103,6 +103,7 @@ _GENERIC: dict[str, Texts] = {
     },
     "desk": {"ko": "창구", "en": "the desk", "zh": "窗口", "ja": "窓口"},
     "pharmacy": {"ko": "약국", "en": "the pharmacy", "zh": "药房", "ja": "薬局"},
+    "ramp": {"ko": "경사로", "en": "the ramp", "zh": "坡道", "ja": "スロープ"},
     "room": {"ko": "목적지", "en": "your destination", "zh": "目的地", "ja": "目的地"},
 }
 # Which neighbour best names an unnamed corridor junction ("turn left by the restrooms").
@@ -122,8 +123,18 @@ def _name_texts(name: LocalizedText) -> Texts:
 
 
 def _own_place(n: MapNode) -> Texts | None:
+    """What to call a destination: its name, else what it is."""
     if n.name is not None:
         return _name_texts(n.name)
+    return _GENERIC.get(n.kind)
+
+
+def _landmark(n: MapNode) -> Texts | None:
+    """What to call a place one passes: its name, else what it is if that tells it apart."""
+    if n.name is not None:
+        return _name_texts(n.name)
+    if n.kind in ("corridor", "room", "desk", "station"):
+        return None  # "turn left at the room" would not say which one
     return _GENERIC.get(n.kind)
 
 
@@ -160,10 +171,8 @@ class _Context:
     def place(self, node_id: str) -> Texts | None:
         """What to call a turning point: its own name, or 'by' its best-named neighbour."""
         n = self.nodes[node_id]
-        own = _own_place(n)
-        if own is not None and n.kind != "corridor":
-            return own
-        if n.name is not None:
+        own = _landmark(n)
+        if own is not None:
             return own
         candidates = [
             self.nodes[o]
@@ -171,15 +180,15 @@ class _Context:
             if o not in self.on_route
             and self.nodes[o].floor_id == n.floor_id
             and self.nodes[o].kind in _LANDMARK_RANK
+            and _landmark(self.nodes[o]) is not None
         ]
         if not candidates:
             return None
         best = min(
             candidates, key=lambda c: (_LANDMARK_RANK.index(c.kind), self.dist(node_id, c.node_id))
         )
-        texts = _own_place(best)
-        if texts is None:
-            return None
+        texts = _landmark(best)
+        assert texts is not None
         return {
             "ko": f"{texts['ko']} 앞",
             "en": texts["en"],
@@ -409,17 +418,18 @@ def _legs(ctx: _Context, path: list[str]) -> list[tuple[str, list[str]]]:
     return legs
 
 
-def _walk_steps(ctx: _Context, walk: list[str], after: str | None, final: bool) -> list[_Step]:
-    """Steps of one walk; `after` is the ride just left (None at the start of the route)."""
+def _walk_steps(ctx: _Context, walk: list[str], after: str | None, then: str | None) -> list[_Step]:
+    """Steps of one walk; `after` is the ride just left (None at the start of the route),
+    `then` the ride that follows (None when the walk ends at the destination)."""
     turns = [
         (i, d)
         for i in range(1, len(walk) - 1)
         if (d := turn_direction(ctx.xy(walk[i - 1]), ctx.xy(walk[i]), ctx.xy(walk[i + 1])))
         != "straight"
     ]
-    if not final:
+    if then is not None:
         # Towards an elevator or stairs: they are signposted, so name them and go.
-        return [_Step("go_to", place=ctx.place(walk[-1]))]
+        return [_Step("go_to", place=ctx.place(walk[-1]) or _GENERIC[then])]
     side: str
     if turns and turns[-1][0] == len(walk) - 2:
         side = turns.pop()[1]
@@ -467,7 +477,8 @@ def describe_route(m: HospitalMap | MapIndex, path: list[str]) -> list[Localized
     after: str | None = None
     for n, (kind, nodes) in enumerate(legs):
         if kind == "walk":
-            groups.append(_walk_steps(ctx, nodes, after, final=n == len(legs) - 1))
+            then = legs[n + 1][0] if n + 1 < len(legs) else None
+            groups.append(_walk_steps(ctx, nodes, after, then))
             after = None
         else:
             up = (
@@ -476,7 +487,8 @@ def describe_route(m: HospitalMap | MapIndex, path: list[str]) -> list[Localized
             )
             steps = [_Step("ride", ride=(kind, up), floor=ctx.floor_texts(nodes[-1]))]
             if n == len(legs) - 1:  # the route ends on a landing
-                steps.append(_Step("arrive_here", place=_own_place(ctx.nodes[nodes[-1]])))
+                dest = _own_place(ctx.nodes[nodes[-1]]) or _GENERIC["room"]
+                steps.append(_Step("arrive_here", place=dest))
             groups.append(steps)
             after = kind
     # Too many steps: the walk with the most turns becomes "follow the signs to ...".

@@ -10,7 +10,7 @@ from central.wayfinding.directions import describe_route, josa, turn_direction
 from central.wayfinding.loader import load_map
 from central.wayfinding.routing import find_route
 from protocol.hospital_map import HospitalMap
-from tests.support.wayfinding_maps import l_shaped_data, two_floor_map
+from tests.support.wayfinding_maps import l_shaped_data, two_floor_data, two_floor_map
 
 SAMPLE = Path(__file__).resolve().parents[2] / "central" / "data" / "sample_map.json"
 
@@ -162,3 +162,45 @@ def test_korean_particles_follow_the_last_sound() -> None:
     assert josa("CT", "은", "는") == "CT는"
     assert josa("Room", "은", "는") == "Room은"
     assert josa("★", "은", "는") == "★은(는)"
+
+
+def test_a_ramp_between_floors_is_a_ride_with_its_own_words() -> None:
+    data = two_floor_data()
+    # Replace the stairs by a ramp between two corridor points: step-free, no group needed.
+    data["nodes"] = [n for n in data["nodes"] if n["kind"] != "stairs"]
+    data["edges"] = [e for e in data["edges"] if "s1" not in (e["a"], e["b"])]
+    data["edges"] = [e for e in data["edges"] if "s2" not in (e["a"], e["b"])]
+    data["nodes"].append({"node_id": "r1", "floor_id": "f1", "kind": "corridor", "x": 10, "y": 5})
+    data["nodes"].append({"node_id": "r2", "floor_id": "f2", "kind": "corridor", "x": 10, "y": 5})
+    data["edges"] += [
+        {"a": "j1", "b": "r1", "kind": "corridor", "length_m": 10, "step_free": True},
+        {"a": "r1", "b": "r2", "kind": "ramp", "length_m": 30, "step_free": True},
+        {"a": "r2", "b": "k1", "kind": "corridor", "length_m": 10, "step_free": True},
+    ]
+    m = HospitalMap.model_validate(data)
+    route = find_route(m, "st", "x", step_free=True)
+    assert route.nodes == ["st", "j1", "r1", "r2", "k1", "x"]
+    assert [s.ko for s in route.steps] == [
+        "경사로까지 가세요.",
+        "경사로를 따라 2층으로 가세요.",
+        "복도를 따라 가면 앞에 엑스 진료실이 있습니다.",
+    ]
+    assert route.steps[1].en == "Follow the ramp to 2F."
+    # A route may end on the ramp's landing itself.
+    assert [s.en for s in describe_route(m, ["j1", "r1", "r2"])] == [
+        "Go to the ramp.",
+        "Follow the ramp to 2F.",
+        "You are at your destination.",
+    ]
+
+
+def test_unnamed_neighbours_name_a_turn_only_when_they_tell_it_apart() -> None:
+    data = l_shaped_data()
+    wc = next(n for n in data["nodes"] if n["node_id"] == "wc")
+    del wc["name"]
+    steps = find_route(HospitalMap.model_validate(data), "st", "d", False).steps
+    assert steps[0].en == "Go to the restrooms, then turn left."  # what it is says enough
+    wc.update(kind="room")
+    steps = find_route(HospitalMap.model_validate(data), "st", "d", False).steps
+    assert steps[0].en == "Step into the corridor and turn left."  # "the room" would not
+    assert steps[0].ko == "복도로 나가서 왼쪽으로 도세요."
