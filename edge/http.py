@@ -151,7 +151,12 @@ class EdgeHttp:
         screen = await self._wait_for_tap(result)
         if screen is None:
             return web.json_response({"status": "debounced"}, status=202)
-        status = 200 if isinstance(result, CardRead) else 400
+        if not isinstance(result, CardRead):
+            status = 400  # garbage UID: the screen says "tap again"
+        elif screen.kind == "refused":
+            status = 503  # could not be recorded (disk full): the screen says so
+        else:
+            status = 200
         return web.Response(
             text=screen.model_dump_json(), status=status, content_type="application/json"
         )
