@@ -29,7 +29,7 @@ class AnnounceReport:
 
     ticket_number: int
     muted: bool
-    chime: str  # "played", "unavailable", "muted"
+    chime: str  # "played", "unavailable" (no audio output or codec), "muted"
     speech: str  # "qt", "espeak", "none", "muted"
     spoken_text: str
 
@@ -123,10 +123,7 @@ class Announcer(QObject):
         if self.muted:
             report = AnnounceReport(call.ticket_number, True, "muted", "muted", sentence)
         else:
-            chime = "unavailable"
-            if self._effect is not None:
-                self._effect.play()
-                chime = "played"
+            chime = self._play_chime()
             speech = self._speak(sentence)
             report = AnnounceReport(call.ticket_number, False, chime, speech, sentence)
         self.reports.append(report)
@@ -138,6 +135,17 @@ class Announcer(QObject):
             report.speech,
         )
         return report
+
+    def _play_chime(self) -> str:
+        if self._effect is None:
+            return "unavailable"
+        from PyQt6.QtMultimedia import QMediaDevices, QSoundEffect
+
+        self._effect.play()
+        if not QMediaDevices.audioOutputs() or self._effect.status() == QSoundEffect.Status.Error:
+            # Asked to play, but nothing can sound (headless, no card): say so, do not pretend.
+            return "unavailable"
+        return "played"
 
     def _speak(self, sentence: str) -> str:
         if self._speech.backend == "qt":
