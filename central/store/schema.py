@@ -67,7 +67,7 @@ def _id(name: str, *args: Any, **kw: Any) -> Column[str]:
 
 # Queue order keys are compared byte-wise (HLC text, then fractional keys for missed calls);
 # PostgreSQL's default collation would ignore the punctuation, so force "C" there.
-OrderKey = String(160).with_variant(String(160, collation="C"), "postgresql")
+OrderKey = String(255).with_variant(String(255, collation="C"), "postgresql")
 
 ACTIVE_STATES_SQL = "state IN ('WAITING', 'ON_HOLD', 'CALLED', 'ONGOING')"
 
@@ -251,6 +251,8 @@ events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("outcome", String(10), nullable=False),
     Column("reason", String(64), nullable=True),
+    Column("message_ko", String(500), nullable=True),
+    Column("message_en", String(500), nullable=True),
     Column("payload", JSON, nullable=False),
     UniqueConstraint("station_id", "station_seq"),
 )

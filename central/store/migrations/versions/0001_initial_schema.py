@@ -76,6 +76,8 @@ def upgrade() -> None:
         sa.Column("received_at", central.store.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=10), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("message_ko", sa.String(length=500), nullable=True),
+        sa.Column("message_en", sa.String(length=500), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sa.UniqueConstraint("event_id", name=op.f("uq_events_event_id")),
@@ -203,12 +205,12 @@ def upgrade() -> None:
         sa.Column("sort_priority", sa.Integer(), nullable=False),
         sa.Column(
             "order_key",
-            sa.String(length=160).with_variant(sa.String(length=160, collation="C"), "postgresql"),
+            sa.String(length=255).with_variant(sa.String(length=255, collation="C"), "postgresql"),
             nullable=False,
         ),
         sa.Column(
             "arrival_key",
-            sa.String(length=160).with_variant(sa.String(length=160, collation="C"), "postgresql"),
+            sa.String(length=255).with_variant(sa.String(length=255, collation="C"), "postgresql"),
             nullable=False,
         ),
         sa.Column("desk", sa.String(length=16), nullable=True),

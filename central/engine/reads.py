@@ -1,0 +1,327 @@
+"""Reads: room snapshots, directory documents and the queries the hot paths share.
+
+A room snapshot takes two queries whatever the queue length (the room head, then every
+active entry with its masked name in one join) and is cached per (room, version, day), so a
+thousand readers of an unchanged room cost one build and one version lookup each.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, select
+
+from central.engine.errors import Rejected
+from central.engine.types import ACTIVE_ENTRY_STATES, RoomInfo, WaitEstimator
+from central.store.schema import (
+    cards,
+    departments,
+    directory_versions,
+    patients,
+    queue_entries,
+    room_days,
+    room_versions,
+    rooms,
+    visit_steps,
+    visits,
+)
+from protocol.base import LocalizedText
+from protocol.codec import encode
+from protocol.journey import TERMINAL_STATES, State
+from protocol.messages import (
+    CardEntry,
+    DirectoryCards,
+    DirectoryRoom,
+    DirectoryRooms,
+    QueueEntry,
+    RoomQueueSnapshot,
+    VisitStepInfo,
+)
+
+SHOWN_STATES = ("WAITING", "CALLED", "ONGOING")
+_q = queue_entries.c
+
+
+class SnapshotCache:
+    """Built documents keyed by what they were built from; safe across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rooms: dict[str, tuple[int, date, RoomQueueSnapshot, bytes]] = {}
+        self._cards: tuple[int, date, DirectoryCards] | None = None
+
+    def room(self, room_id: str, version: int, day: date) -> tuple[RoomQueueSnapshot, bytes] | None:
+        with self._lock:
+            hit = self._rooms.get(room_id)
+        if hit is not None and hit[0] == version and hit[1] == day:
+            return hit[2], hit[3]
+        return None
+
+    def put_room(
+        self, room_id: str, version: int, day: date, snap: RoomQueueSnapshot, data: bytes
+    ) -> None:
+        with self._lock:
+            old = self._rooms.get(room_id)
+            if old is None or (old[1], old[0]) <= (day, version):
+                self._rooms[room_id] = (version, day, snap, data)
+
+    def cards(self, version: int, day: date) -> DirectoryCards | None:
+        with self._lock:
+            hit = self._cards
+        if hit is not None and hit[0] == version and hit[1] == day:
+            return hit[2]
+        return None
+
+    def put_cards(self, version: int, day: date, doc: DirectoryCards) -> None:
+        with self._lock:
+            self._cards = (version, day, doc)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rooms.clear()
+            self._cards = None
+
+
+def next_waiting_query(room_id: str, day: date) -> Select[Any]:
+    """The call-next query: the first row of `ix_queue_next` for this room, day and WAITING."""
+    return (
+        select(_q.visit_id)
+        .where(_q.room_id == room_id, _q.service_day == day, _q.state == "WAITING")
+        .order_by(_q.sort_priority, _q.order_key, _q.entry_id)
+        .limit(1)
+    )
+
+
+def waiting_keys_query(room_id: str, day: date, *, last: bool = False) -> Select[Any]:
+    """Sort keys of the waiting line in call order (reversed with `last`)."""
+    order = (
+        (_q.sort_priority.desc(), _q.order_key.desc(), _q.entry_id.desc())
+        if last
+        else (_q.sort_priority, _q.order_key, _q.entry_id)
+    )
+    return (
+        select(_q.sort_priority, _q.order_key)
+        .where(_q.room_id == room_id, _q.service_day == day, _q.state == "WAITING")
+        .order_by(*order)
+    )
+
+
+def document_version(conn: Connection, kind: str) -> int:
+    version = conn.execute(
+        select(directory_versions.c.version).where(directory_versions.c.kind == kind)
+    ).scalar()
+    return int(version or 1)
+
+
+def room_snapshot(
+    conn: Connection,
+    room_id: str,
+    day: date,
+    cache: SnapshotCache,
+    estimator: WaitEstimator,
+    now: datetime,
+) -> tuple[RoomQueueSnapshot, bytes]:
+    head = conn.execute(
+        select(
+            room_versions.c.version,
+            rooms.c.open,
+            rooms.c.capacity,
+            rooms.c.avg_service_s,
+            room_days.c.served,
+        )
+        .select_from(
+            room_versions.join(rooms, rooms.c.room_id == room_versions.c.room_id).outerjoin(
+                room_days,
+                and_(
+                    room_days.c.room_id == room_versions.c.room_id, room_days.c.service_day == day
+                ),
+            )
+        )
+        .where(room_versions.c.room_id == room_id)
+    ).first()
+    if head is None:
+        raise Rejected.of("unknown_room", room_id=room_id)
+    version = int(head.version)
+    hit = cache.room(room_id, version, day)
+    if hit is not None:
+        return hit
+    info = RoomInfo(room_id, int(head.capacity), int(head.avg_service_s), bool(head.open))
+    rows = conn.execute(
+        select(
+            _q.visit_id,
+            _q.ticket_number,
+            _q.state,
+            _q.priority,
+            _q.sort_priority,
+            _q.order_key,
+            _q.entry_id,
+            _q.call_count,
+            _q.desk,
+            _q.called_at,
+            _q.started_at,
+            patients.c.masked_name,
+        )
+        .select_from(
+            queue_entries.join(visits, visits.c.visit_id == _q.visit_id).join(
+                patients, patients.c.patient_id == visits.c.patient_id
+            )
+        )
+        .where(_q.room_id == room_id, _q.service_day == day, _q.state.in_(SHOWN_STATES))
+    ).all()
+    waiting = sorted(
+        (r for r in rows if r.state == "WAITING"),
+        key=lambda r: (r.sort_priority, r.order_key, r.entry_id),
+    )
+    calling = sorted(
+        (r for r in rows if r.state == "CALLED"), key=lambda r: (r.called_at, r.entry_id)
+    )
+    ongoing = sorted(
+        (r for r in rows if r.state == "ONGOING"), key=lambda r: (r.started_at, r.entry_id)
+    )
+
+    def entry(r: Any, position: int | None) -> QueueEntry:
+        est = estimator.estimate(info, position) if position is not None else None
+        return QueueEntry.model_construct(
+            visit_id=r.visit_id,
+            ticket_number=r.ticket_number,
+            masked_name=r.masked_name,
+            state=r.state,
+            priority=r.priority,
+            position=position,
+            estimated_wait_s=est.expected_s if est else None,
+            wait_low_s=est.low_s if est else None,
+            wait_high_s=est.high_s if est else None,
+            call_count=r.call_count,
+            desk=r.desk,
+        )
+
+    snap = RoomQueueSnapshot(
+        room_id=room_id,
+        version=version,
+        service_day=day,
+        generated_at=now,
+        open=info.open,
+        now_calling=[entry(r, None) for r in calling[:50]],
+        ongoing=[entry(r, None) for r in ongoing[:50]],
+        waiting=[entry(r, i) for i, r in enumerate(waiting[:5000], start=1)],
+        served_today=int(head.served or 0),
+        estimated_wait_s=estimator.estimate(info, len(waiting) + 1).expected_s,
+        staff_on_duty=min(info.capacity, 100),
+    )
+    data = encode(snap)
+    cache.put_room(room_id, version, day, snap, data)
+    return snap, data
+
+
+def visit_id_for_card(conn: Connection, card_hash_hex: str, day: date) -> str | None:
+    """Today's visit of the card: an open one first, else the newest."""
+    rows = conn.execute(
+        select(visits.c.visit_id, visits.c.state)
+        .select_from(cards.join(visits, visits.c.patient_id == cards.c.patient_id))
+        .where(cards.c.card_hash == card_hash_hex, cards.c.active, visits.c.service_day == day)
+        .order_by(visits.c.created_at.desc(), visits.c.visit_id.desc())
+    ).all()
+    for r in rows:
+        if State(r.state) not in TERMINAL_STATES:
+            return str(r.visit_id)
+    return str(rows[0].visit_id) if rows else None
+
+
+def directory_rooms(conn: Connection) -> DirectoryRooms:
+    version = document_version(conn, "rooms")
+    rows = conn.execute(
+        select(rooms, departments.c.name.label("department_name"))
+        .join(departments, departments.c.department_id == rooms.c.department_id)
+        .order_by(rooms.c.sort_order, rooms.c.room_id)
+    ).all()
+    return DirectoryRooms(
+        kind="rooms",
+        version=version,
+        rooms=[
+            DirectoryRoom(
+                room_id=r.room_id,
+                name=LocalizedText.model_validate(r.name),
+                department_id=r.department_id,
+                department_name=LocalizedText.model_validate(r.department_name),
+                kind=r.kind,
+                floor_label=r.floor_label,
+                node_id=r.node_id,
+                open=bool(r.open),
+                avg_service_s=r.avg_service_s,
+                capacity=r.capacity,
+                prep_notes=LocalizedText.model_validate(r.prep_notes) if r.prep_notes else None,
+            )
+            for r in rows
+        ],
+    )
+
+
+def directory_cards(conn: Connection, day: date, cache: SnapshotCache) -> DirectoryCards:
+    version = document_version(conn, "cards")
+    hit = cache.cards(version, day)
+    if hit is not None:
+        return hit
+    active = and_(_q.visit_id == visits.c.visit_id, _q.state.in_(ACTIVE_ENTRY_STATES))
+    rows = conn.execute(
+        select(
+            cards.c.card_hash,
+            visits.c.visit_id,
+            visits.c.state,
+            visits.c.current_step,
+            visits.c.priority,
+            visits.c.step_free,
+            visits.c.created_at,
+            patients.c.masked_name,
+            _q.ticket_number,
+        )
+        .select_from(
+            cards.join(patients, patients.c.patient_id == cards.c.patient_id)
+            .join(
+                visits,
+                and_(visits.c.patient_id == cards.c.patient_id, visits.c.service_day == day),
+            )
+            .outerjoin(queue_entries, active)
+        )
+        .where(cards.c.active)
+    ).all()
+    steps: dict[str, list[VisitStepInfo]] = {}
+    for s in conn.execute(
+        select(visit_steps.c.visit_id, visit_steps.c.room_id, visit_steps.c.label)
+        .join(visits, visits.c.visit_id == visit_steps.c.visit_id)
+        .where(visits.c.service_day == day)
+        .order_by(visit_steps.c.visit_id, visit_steps.c.step_index)
+    ):
+        steps.setdefault(s.visit_id, []).append(
+            VisitStepInfo.model_construct(
+                room_id=s.room_id, label=LocalizedText.model_construct(**s.label)
+            )
+        )
+    best: dict[str, Any] = {}
+    for r in rows:
+        cur = best.get(r.card_hash)
+        rank = (State(r.state) not in TERMINAL_STATES, r.created_at, r.visit_id)
+        if cur is None or rank > cur[0]:
+            best[r.card_hash] = (rank, r)
+    entries = []
+    for card, (_rank, r) in sorted(best.items()):
+        visit_steps_info = steps.get(r.visit_id)
+        if not visit_steps_info:
+            continue
+        entries.append(
+            CardEntry.model_construct(
+                card_hash=card,
+                visit_id=r.visit_id,
+                masked_name=r.masked_name,
+                state=State(r.state),
+                steps=visit_steps_info[:20],
+                current_step=min(r.current_step, len(visit_steps_info) - 1),
+                priority=r.priority,
+                step_free=bool(r.step_free),
+                ticket_number=r.ticket_number,
+            )
+        )
+    doc = DirectoryCards(kind="cards", version=version, service_day=day, cards=entries[:50000])
+    cache.put_cards(version, day, doc)
+    return doc

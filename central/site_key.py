@@ -1,0 +1,35 @@
+"""The site key: the secret that turns card UIDs into keyed hashes (protocol.ids.card_hash)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+KEY_BYTES = 32
+
+
+def load_site_key(path: Path, *, create: bool = True) -> bytes:
+    """Read the key from `path` (hex text); create a random one (mode 0600) when missing.
+
+    Every station and central must share this key, so a created key is printed nowhere:
+    provisioning copies the file to stations.
+    """
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        if not create:
+            raise
+        key = secrets.token_bytes(KEY_BYTES)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key.hex() + "\n")
+        return key
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"{path}: the site key file must hold hex text") from None
+    if len(key) < 16:
+        raise ValueError(f"{path}: the site key must be at least 16 bytes")
+    return key
