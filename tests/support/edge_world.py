@@ -73,7 +73,7 @@ def cards(
                     VisitStepInfo(room_id="lab-1", label=LAB),
                 ],
                 current_step=0,
-                **kw,  # type: ignore[arg-type]
+                **kw,
             )
             for i in range(1, n + 1)
         ],
