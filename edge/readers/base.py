@@ -37,6 +37,8 @@ FailureReason = Literal[
     "reader_error",  # the reader or its link failed in the middle of a read
 ]
 
+# reason: a FailureReason for a failed read, or "disconnected"/"error" when a working reader
+# was lost.
 READER_ERRORS = Counter(
     "nfch_edge_reader_errors_total",
     "Card reads that failed or reader faults, by reader name and reason.",
@@ -210,6 +212,9 @@ class HealthTracker:
         """Record a new state; logs only when the status changes."""
         detail = detail[:500]
         if status != self._status:
+            if self._status == "ok" and status in ("disconnected", "error") and detail != "stopped":
+                # A working reader lost: a fault worth counting beside the failed reads.
+                READER_ERRORS.labels(reader=self.name, reason=status).inc()
             level = logging.INFO if status == "ok" else logging.WARNING
             log.log(
                 level,

@@ -43,7 +43,7 @@ async def test_felica_card_is_read_once_while_it_stays_and_again_after_it_return
     try:
         async with running(reader) as got:
             await wait_until(lambda: reader.health().status == "ok")
-            card.present.set()
+            card.place()
             first = await got.next()
             assert isinstance(first, CardRead)
             assert (first.uid, first.technology, first.reader) == (
@@ -56,7 +56,7 @@ async def test_felica_card_is_read_once_while_it_stays_and_again_after_it_return
                 await got.next(within=1.5)
             card.remove()
             await asyncio.sleep(0.3)  # let the reader see the card leave
-            card.present.set()
+            card.place()
             second = await got.next()
             assert isinstance(second, CardRead)
             assert second.uid == first.uid
@@ -70,7 +70,7 @@ async def test_type2_card_with_a_seven_byte_uid_is_read():
     port = free_port()
     card = Type2Emulator(port, NTAG_UID)
     card.start()
-    card.present.set()
+    card.place()
     reader = make_reader(_config(port, ["106A"]))
     try:
         async with running(reader) as got:
@@ -85,7 +85,7 @@ async def test_card_pulled_away_mid_read_gives_a_failure_and_no_read():
     port = free_port()
     card = Type2Emulator(port, NTAG_UID, vanish_after_select=True)
     card.start()
-    card.present.set()
+    card.place()
     name = f"nfc-pulled-{port}"
     before = _errors(name, "card_removed")
     reader = make_reader(_config(port, ["106A"], name=name))
@@ -108,7 +108,7 @@ async def test_two_technologies_polled_in_turn_find_the_felica_card():
     port = free_port()
     card = FelicaEmulator(port, IDM)
     card.start()
-    card.present.set()
+    card.place()
     reader = make_reader(_config(port, ["106A", "212F"]))
     try:
         async with running(reader) as got:

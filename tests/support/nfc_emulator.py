@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from typing import Any
 
 import nfc
@@ -30,6 +31,8 @@ class TagEmulator:
     def __init__(self, port: int) -> None:
         self.port = port
         self.present = threading.Event()
+        # Monotonic time of the card's first answer to the reader since `place()`.
+        self.first_answer_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -41,6 +44,14 @@ class TagEmulator:
     def _body(self) -> None:
         try:
             clf = nfc.ContactlessFrontend(f"udp:127.0.0.1:{self.port}")
+            send = clf.device._send_data
+
+            def timed_send(brty: str, data: bytes, addr: Any) -> None:
+                if self.first_answer_at is None:
+                    self.first_answer_at = time.monotonic()
+                send(brty, data, addr)
+
+            clf.device._send_data = timed_send
             try:
                 while not self._stop.is_set():
                     if not self.present.wait(0.05):
@@ -55,6 +66,11 @@ class TagEmulator:
     def serve_once(self, clf: Any) -> None:
         """Be the card for one reader activation (or until removed)."""
         raise NotImplementedError
+
+    def place(self) -> None:
+        """Put the card on the reader."""
+        self.first_answer_at = None
+        self.present.set()
 
     def remove(self) -> None:
         """Take the card away from the reader."""
@@ -123,6 +139,7 @@ class Type2Emulator:
         self.vanish_after_select = vanish_after_select
         self.present = threading.Event()
         self.selections = 0
+        self.first_answer_at: float | None = None
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", port))
@@ -132,7 +149,13 @@ class Type2Emulator:
     def start(self) -> None:
         self._thread.start()
 
+    def place(self) -> None:
+        """Put the card on the reader."""
+        self.first_answer_at = None
+        self.present.set()
+
     def remove(self) -> None:
+        """Take the card away from the reader."""
         self.present.clear()
 
     def close(self) -> None:
@@ -182,4 +205,6 @@ class Type2Emulator:
                 continue
             answer = self._answer(bytes.fromhex(payload.decode("ascii")))
             if answer is not None:
+                if self.first_answer_at is None:
+                    self.first_answer_at = time.monotonic()
                 self._sock.sendto(b"106A " + answer.hex().encode("ascii"), addr)

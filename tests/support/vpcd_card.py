@@ -59,6 +59,8 @@ class VirtualCard:
         self.vanish_on_get_uid = vanish_on_get_uid
         self.inserted_at: float | None = None
         self.uid_requests = 0
+        self.atr_sent_at: float | None = None
+        self.last_uid_request_at: float | None = None
         self.last_uid_answer_at: float | None = None
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -101,6 +103,7 @@ class VirtualCard:
         """The response APDU to `apdu`, or None to vanish without answering."""
         if apdu == GET_UID:
             self.uid_requests += 1
+            self.last_uid_request_at = time.monotonic()
             if self.vanish_on_get_uid:
                 return None
             return (self.uid if self.uid_status == SW_OK else b"") + self.uid_status
@@ -119,6 +122,7 @@ class VirtualCard:
                 if len(payload) == 1:
                     if payload[0] == 4:
                         sock.sendall(struct.pack(">H", len(self.atr)) + self.atr)
+                        self.atr_sent_at = time.monotonic()
                     continue  # power on/off and reset need no answer
                 response = self.answer(payload)
                 if response is None:

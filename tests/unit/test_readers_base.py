@@ -7,6 +7,7 @@ import random
 import threading
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import TypeAdapter, ValidationError
 
 import edge.readers as readers
@@ -147,6 +148,24 @@ def test_health_tracker_reports_protocol_reader_health():
     h.set("ok", "x" * 600)
     snap = h.snapshot()
     assert (snap.name, snap.driver, snap.status, len(snap.detail)) == ("door", "pcsc", "ok", 500)
+
+
+def test_losing_a_working_reader_is_counted_but_a_stop_is_not():
+    h = HealthTracker("ht-count", "pcsc")
+    labels = {"reader": "ht-count", "reason": "disconnected"}
+
+    def lost() -> float:
+        return REGISTRY.get_sample_value("nfch_edge_reader_errors_total", labels) or 0.0
+
+    h.set("disconnected", "not found yet")  # never worked: not a loss
+    assert lost() == 0
+    h.set("ok")
+    h.set("disconnected", "unplugged")
+    h.set("disconnected", "still unplugged")
+    assert lost() == 1
+    h.set("ok")
+    h.set("disconnected", "stopped")
+    assert lost() == 1
 
 
 # --- config and factory -----------------------------------------------------------------------
