@@ -133,6 +133,26 @@ class Daemon:
 
         await reader.run(on_read)
 
+    async def _watch_reader_health(self, interval_s: float = 1.0) -> None:
+        # Drivers report health by polling (cheap, never blocks); a change becomes an event
+        # for central and an immediate status update. The first reading is the baseline.
+        last: dict[str, str] = {}
+        while True:
+            for reader, _ in self.readers:
+                health = reader.health()
+                before = last.get(health.name)
+                last[health.name] = health.status
+                if before is not None and before != health.status:
+                    log.info(
+                        "reader.health_changed reader=%s from=%s to=%s",
+                        health.name,
+                        before,
+                        health.status,
+                    )
+                    self.station.record_reader_health(health)
+                    self.syncer.status_changed()
+            await asyncio.sleep(interval_s)
+
     # --- health -----------------------------------------------------------------------------
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -216,6 +236,9 @@ class Daemon:
                 )
                 tasks["http"] = tg.create_task(self._serve_http(), name="http")
                 tasks["watchdog"] = tg.create_task(self._watchdog(), name="watchdog")
+                tasks["reader-health"] = tg.create_task(
+                    self._watch_reader_health(), name="reader-health"
+                )
                 tg.create_task(self._stopper(tasks), name="stopper")
                 _sd_notify("READY=1")
         except* _StopRequested:

@@ -40,6 +40,8 @@ from protocol.messages import (
     DirectoryRooms,
     DirectoryRoutes,
     Lease,
+    ReaderHealth,
+    ReaderHealthEvent,
     RoomQueueSnapshot,
     ScreenKind,
     StationScreen,
@@ -251,6 +253,38 @@ class Station:
         screen = self._screen(decision.screen, decision)
         self._show(screen, read.read_at_monotonic)
         return screen
+
+    def record_reader_health(self, health: ReaderHealth) -> bool:
+        """Record a reader's change of health as an event for central; False if not written."""
+        wall_dt = self.now()
+        event = ReaderHealthEvent(
+            kind="reader_health",
+            event_id=new_event_id(),
+            station_seq=self.next_seq,
+            hlc=self.hlc.now().to_text(),
+            wall_time=wall_dt,
+            reader=health.name,
+            status=health.status,
+            detail=health.detail,
+        )
+        created = wall_dt.timestamp()
+        row = OutboxRow(
+            event.station_seq, str(event.event_id), event.kind, encode(event).decode(), created
+        )
+        try:
+            self.store.record_tap(
+                TapWrite(events=[row], last_hlc=event.hlc, next_seq=self.next_seq + 1)
+            )
+        except StoreError as e:
+            log.error("station.reader_health_not_recorded reader=%s error=%s", health.name, e)
+            return False
+        self.next_seq += 1
+        self.outbox_depth += 1
+        if self._oldest_unacked is None:
+            self._oldest_unacked = created
+        self._update_gauges()
+        self.on_outbox_change()
+        return True
 
     def _after_write(self, d: Decision, n: int, created: float) -> None:
         self.next_seq += n

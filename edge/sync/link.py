@@ -142,6 +142,10 @@ class Syncer:
     def wake(self) -> None:
         self._wake.set()
 
+    def status_changed(self) -> None:
+        """Publish the status now rather than at the next interval."""
+        self._status_now.set()
+
     def _bad(self, source: str, reason: str, topic: str, detail: object) -> None:
         BAD_MESSAGES.labels(source=source, reason=reason).inc()
         log.warning("sync.bad_message topic=%s reason=%s detail=%s", topic, reason, detail)

@@ -4,6 +4,8 @@ ordered shutdown, crash exit code, and no plaintext UID anywhere on the station.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import subprocess
 import sys
 
@@ -205,3 +207,33 @@ async def test_a_crashed_essential_task_exits_non_zero(tmp_path, broker, topics)
     daemon = Daemon(cfg)
     daemon.readers.append((CrashingReader(), daemon.readers[0][1]))
     assert await asyncio.wait_for(daemon.run(), 20) == 1
+
+
+async def test_sd_notify_ready_watchdog_stopping_and_bad_tap_bodies(tmp_path, broker, topics):
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(10)
+    daemon = DaemonProcess(tmp_path, broker.port, topics.root)
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "200000"}
+    try:
+        await asyncio.to_thread(daemon.start, 20, env)
+        seen: set[bytes] = set()
+        while not {b"READY=1", b"WATCHDOG=1"} <= seen:
+            seen.add(await asyncio.to_thread(sock.recv, 100))
+        for body, reason in (
+            (b"not json", "not_json"),
+            (b'{"card": "04A1B2C3"}', "no_uid"),
+            (b"x" * 5000, "too_large"),
+        ):
+            status, answer = await asyncio.to_thread(daemon.post_raw, "/api/v1/tap", body)
+            assert status == 400, answer
+            assert b"BadTapError" in answer
+            _, metrics = await asyncio.to_thread(daemon.get, "/metrics")
+            assert f'reason="{reason}",source="http_tap"'.encode() in metrics
+        assert await asyncio.to_thread(daemon.terminate) == 0
+        while b"STOPPING=1" not in seen:
+            seen.add(await asyncio.to_thread(sock.recv, 100))
+    finally:
+        sock.close()
+        daemon.kill()

@@ -229,7 +229,7 @@ class DaemonProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = 20, env: dict[str, str] | None = None) -> None:
         port_file = self.data_dir / "http.port"
         port_file.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
@@ -237,6 +237,7 @@ class DaemonProcess:
                 [sys.executable, "-m", "edge", "--config", str(self.config_path)],
                 stdout=log,
                 stderr=log,
+                env=env,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -265,6 +266,14 @@ class DaemonProcess:
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
+
+    def post_raw(self, path: str, body: bytes) -> tuple[int, bytes]:
+        req = urllib.request.Request(self.url(path), data=body, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:

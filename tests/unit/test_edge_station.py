@@ -15,7 +15,14 @@ from protocol.codec import decode, encode
 from protocol.hlc import HLCTimestamp
 from protocol.ids import card_hash
 from protocol.journey import State
-from protocol.messages import Ack, EventBatch, EventReject, QueueEntry, RoomQueueSnapshot
+from protocol.messages import (
+    Ack,
+    EventBatch,
+    EventReject,
+    QueueEntry,
+    ReaderHealth,
+    RoomQueueSnapshot,
+)
 from tests.support.edge_world import DAY, cards, config, lease, rooms, routes, uid
 from tests.support.factories import SITE_KEY
 
@@ -309,3 +316,17 @@ def test_ack_settles_rejects_are_not_resent_and_batches_decode(tmp_path):
     assert 2 not in st.cache.local
     # A repeated (older) ack changes nothing.
     assert st.apply_ack(ack) == 0
+
+
+def test_reader_health_changes_become_events_for_central(tmp_path):
+    st = make_station(tmp_path)
+    tap(st, 1)
+    health = ReaderHealth(name="front", driver="pcsc", status="disconnected", detail="unplugged")
+    assert st.record_reader_health(health)
+    last = events(st)[-1]
+    assert (last["kind"], last["station_seq"], last["status"]) == (
+        "reader_health",
+        2,
+        "disconnected",
+    )
+    assert st.outbox_depth == 2
