@@ -1,0 +1,370 @@
+"""The wait estimator: expected wait and intervals from each room's recent desk cycles.
+
+Per room it keeps, incrementally (updated on each queue event, never rescanned per estimate):
+
+- the last N *desk cycles* (call -> desk free: complete, or the missed call given up), summarised
+  robustly in log space (median and MAD -> lognormal mean and spread), shrunk towards a prior:
+  the room's hour-of-day figure from earlier days, or its configured average when that is thin;
+- the mean gap between a desk freeing and its next call;
+- the calls in progress (which desk is busy since when).
+
+The patient at place p waits for the p-th desk to come free: the residual time of each busy desk
+(lognormal conditional on the time already spent) and then whole cycles, shared by the staff.
+A model spread (cycle variance, residual variance, uncertainty of the mean) gives a standard
+deviation; the interval is calibrated online from the standardized errors of the estimator's own
+past forecasts (its forecast when a patient joined vs. when they were called).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+
+from central.clock import Clock, SystemClock
+from central.engine import AuditRecord, RoomInfo, WaitEstimate
+from protocol.base import Model
+from protocol.journey import Action
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / _SQRT2))
+
+
+class EstimatorSettings(Model):
+    """Tuning of the wait estimator (defaults chosen on simulated days, see docs/estimator.md)."""
+
+    window: int = Field(default=30, ge=3, le=500, description="Recent desk cycles kept per room.")
+    horizon_s: float = Field(
+        default=2 * 3600, gt=0, description="Cycles older than this are not 'recent'."
+    )
+    prior_weight: float = Field(
+        default=4, ge=0, description="Pseudo-cycles of the prior mixed into the recent figure."
+    )
+    hour_window: int = Field(
+        default=60, ge=3, description="Cycles kept per room and hour of day (across days)."
+    )
+    hour_min: int = Field(
+        default=8, ge=1, description="Cycles an hour needs before it replaces the configured avg."
+    )
+    prior_cv: float = Field(
+        default=0.6, gt=0, description="Spread of cycles assumed before any is seen."
+    )
+    calibration_size: int = Field(
+        default=600, ge=20, description="Past standardized errors kept for the interval."
+    )
+    calibration_min: int = Field(
+        default=40, ge=5, description="Errors needed before they replace the default interval."
+    )
+    drift: float = Field(
+        default=0.1,
+        ge=0,
+        description="Relative error of the mean service time over a wait (things change).",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForecast:
+    """A wait forecast in seconds: the median, an 80% interval and a 95% upper bound."""
+
+    expected_s: float
+    low80_s: float
+    high80_s: float
+    high95_s: float
+
+
+# Quantiles (10, 50, 90, 95%) of the standardized error before any is measured: a right-skewed
+# shape, a little wider than normal, so a cold room does not promise too much.
+_DEFAULT_Z = (-1.1, -0.1, 1.4, 2.0)
+
+
+@dataclass(slots=True)
+class _Cycles:
+    """Robust summary of a sample of cycle durations (log-space median and MAD)."""
+
+    samples: deque[tuple[float, float]]
+    mean: float = 0.0
+    var: float = 0.0
+    mu: float = 0.0
+    sigma: float = 0.0
+    n: int = 0
+
+    def refresh(self, since: float) -> None:
+        logs = sorted(math.log(max(d, 1.0)) for t, d in self.samples if t >= since)
+        self.n = len(logs)
+        if not logs:
+            return
+        mu = (
+            logs[len(logs) // 2]
+            if len(logs) % 2
+            else 0.5 * (logs[len(logs) // 2 - 1] + logs[len(logs) // 2])
+        )
+        dev = sorted(abs(x - mu) for x in logs)
+        mad = dev[len(dev) // 2]
+        sigma = min(max(1.4826 * mad, 0.1), 1.5)
+        self.mu, self.sigma = mu, sigma
+        self.mean = math.exp(mu + sigma * sigma / 2)
+        self.var = self.mean * self.mean * math.expm1(sigma * sigma)
+
+
+@dataclass(slots=True)
+class _Room:
+    avg_s: float
+    capacity: int
+    seen: bool = False
+    recent: _Cycles = field(default_factory=lambda: _Cycles(deque()))
+    by_hour: dict[int, _Cycles] = field(default_factory=dict)
+    busy: dict[str, float] = field(default_factory=dict)  # visit_id -> called at
+    waiting: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    """visit_id -> (joined at, forecast mean, forecast sd), for calibration."""
+    frees: deque[float] = field(default_factory=deque)  # desk freed, queue not empty
+    gap_s: float = 15.0
+    gap_n: int = 0
+    # Combined figures, refreshed on every new cycle: the cycle mean/var and lognormal params.
+    m: float = 0.0
+    v: float = 0.0
+    mu: float = 0.0
+    sigma: float = 0.0
+    se2: float = 0.0  # variance of the estimate of m
+    m_hour: int = -1
+
+
+def local_hour(timezone: str) -> Callable[[float], int]:
+    """Hour of day in `timezone` of a POSIX timestamp (for an estimator fed engine times)."""
+    tz = ZoneInfo(timezone)
+    return lambda t: datetime.fromtimestamp(t, tz).hour
+
+
+def _sim_hour(t: float) -> int:
+    return int(t // 3600) % 24
+
+
+class RoomStatsEstimator:
+    """Wait forecasts per room from observed queue events; implements the engine's
+    `WaitEstimator` (`estimate(room, position)`), fed by `observe(...)` or `observe_audit(...)`.
+
+    Times are float seconds (POSIX timestamps when fed from the engine); `hour_of` maps a time
+    to the local hour of day (default: seconds since local midnight, as the simulator counts).
+    """
+
+    def __init__(
+        self,
+        settings: EstimatorSettings | None = None,
+        *,
+        clock: Clock | None = None,
+        hour_of: Callable[[float], int] = _sim_hour,
+    ) -> None:
+        self.settings = settings or EstimatorSettings()
+        self._clock = clock or SystemClock()
+        self._hour_of = hour_of
+        self._rooms: dict[str, _Room] = {}
+        self._z: deque[float] = deque(maxlen=self.settings.calibration_size)
+        self._zq = _DEFAULT_Z
+
+    # ------------------------------------------------------------------ rooms
+
+    def configure_room(self, room_id: str, avg_service_s: float, capacity: int) -> None:
+        """Tell the estimator a room's configured average and its staff count."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = _Room(float(avg_service_s), max(1, capacity))
+            self._combine(room, -1)
+        else:
+            room.capacity = max(1, capacity)
+            if room.avg_s != avg_service_s:
+                room.avg_s = float(avg_service_s)
+                self._combine(room, room.m_hour)
+
+    def _room(self, room_id: str) -> _Room:
+        room = self._rooms.get(room_id)
+        if room is None:
+            # Unknown room: a neutral prior until configure_room/estimate tells us more.
+            room = self._rooms[room_id] = _Room(300.0, 1)
+            self._combine(room, -1)
+        return room
+
+    def _combine(self, room: _Room, hour: int) -> None:
+        """Mix the recent cycles with the prior (hour of day, else configured average)."""
+        s = self.settings
+        hour_stats = room.by_hour.get(hour)
+        if hour_stats is not None and hour_stats.n >= s.hour_min:
+            prior_m, prior_v = hour_stats.mean, hour_stats.var
+        else:
+            prior_m = room.avg_s
+            prior_v = (s.prior_cv * prior_m) ** 2
+        k0, rec = s.prior_weight, room.recent
+        n = rec.n
+        if n:
+            m = (k0 * prior_m + n * rec.mean) / (k0 + n)
+            v = (k0 * prior_v + n * rec.var) / (k0 + n)
+        else:
+            m, v = prior_m, prior_v
+        room.m, room.v, room.m_hour = m, v, hour
+        room.sigma = math.sqrt(math.log1p(v / (m * m)))
+        room.mu = math.log(m) - room.sigma**2 / 2
+        room.se2 = v / (k0 + n)
+
+    # ------------------------------------------------------------------ events
+
+    def observe(
+        self,
+        action: Action | str,
+        room_id: str,
+        visit_id: str,
+        at: float,
+        *,
+        position: int | None = None,
+    ) -> None:
+        """A queue event in `room_id` at time `at` (check_in/rejoin/next_step/release/transfer
+        in: joined; call; start; complete, miss, no_show: desk free; hold, cancel: left).
+        `position` (optional, on joining) is the place in line; else the count of waiting."""
+        room = self._room(room_id)
+        room.seen = True
+        a = str(action)
+        if a in ("check_in", "rejoin", "next_step", "release", "transfer"):
+            if visit_id in room.waiting:
+                return
+            pos = position if position is not None else len(room.waiting) + 1
+            mean, sd = self._model(room, pos, at)
+            room.waiting[visit_id] = (at, mean, sd)
+        elif a == "call":
+            joined = room.waiting.pop(visit_id, None)
+            if joined is not None:
+                self._calibrate(at - joined[0], joined[1], joined[2])
+            if room.frees:
+                gap = at - room.frees.popleft()
+                room.gap_n += 1
+                room.gap_s += (gap - room.gap_s) / min(room.gap_n, 20)
+            room.busy.setdefault(visit_id, at)
+        elif a in ("complete", "miss", "no_show"):
+            called = room.busy.pop(visit_id, None)
+            if called is not None:
+                self._add_cycle(room, at, at - called)
+                if room.waiting:
+                    room.frees.append(at)
+            if a == "miss":
+                # Back in line: counted as waiting, but a re-wait is not used to calibrate.
+                room.waiting[visit_id] = (at, 0.0, 0.0)
+            elif a == "no_show":
+                room.waiting.pop(visit_id, None)
+        elif a in ("hold", "cancel"):
+            room.waiting.pop(visit_id, None)
+            room.busy.pop(visit_id, None)
+
+    def observe_audit(self, record: AuditRecord) -> None:
+        """Feed one of the engine's audit rows (a journey transition with its room)."""
+        if record.room_id is not None:
+            self.observe(record.action, record.room_id, record.visit_id, record.at.timestamp())
+
+    def _add_cycle(self, room: _Room, at: float, duration: float) -> None:
+        s = self.settings
+        room.recent.samples.append((at, duration))
+        if len(room.recent.samples) > s.window:
+            room.recent.samples.popleft()
+        room.recent.refresh(at - s.horizon_s)
+        hour = self._hour_of(at)
+        hour_stats = room.by_hour.get(hour)
+        if hour_stats is None:
+            hour_stats = room.by_hour[hour] = _Cycles(deque(maxlen=s.hour_window))
+        hour_stats.samples.append((at, duration))
+        hour_stats.refresh(-math.inf)
+        self._combine(room, hour)
+
+    def _calibrate(self, actual: float, mean: float, sd: float) -> None:
+        if sd <= 0:
+            return
+        self._z.append((actual - mean) / sd)
+        if len(self._z) >= self.settings.calibration_min:
+            zs = sorted(self._z)
+            n = len(zs) - 1
+            self._zq = tuple(zs[round(q * n)] for q in (0.10, 0.50, 0.90, 0.95))  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ forecasts
+
+    def _model(self, room: _Room, position: int, now: float) -> tuple[float, float]:
+        """Mean and sd (model only, before calibration) of the wait for `position`."""
+        c = room.capacity
+        m, v = room.m, room.v
+        if not room.seen:
+            # Cold start: nothing known of this room yet, not even who is at the desks.
+            mean = position * room.avg_s / c
+            return mean, math.sqrt(position * v / (c * c) + (self.settings.drift * mean) ** 2)
+        gap = room.gap_s
+        cycle = m + gap
+        residuals = [gap] * max(0, c - len(room.busy))
+        for called in room.busy.values():
+            residuals.append(self._residual(room, now - called) + gap)
+        residuals.sort()
+        k = len(residuals)
+        q, r = divmod(position - 1, k)
+        if residuals[-1] <= cycle:
+            first = residuals[r]
+            mean = first + q * cycle
+        else:
+            # A desk is busy for longer than a whole cycle: play the desks forward.
+            heap = list(residuals)
+            heapq.heapify(heap)
+            for _ in range(position - 1):
+                heapq.heapreplace(heap, heap[0] + cycle)
+            first = mean = heap[0]
+            q = (position - 1) // k
+        cycles_ahead = (position - 1) / k
+        var = (
+            0.5 * first * first
+            + cycles_ahead * v / k
+            + (cycles_ahead**2) * room.se2
+            + (self.settings.drift * mean) ** 2
+        )
+        return mean, math.sqrt(var)
+
+    def _residual(self, room: _Room, elapsed: float) -> float:
+        """Expected time left of a cycle that has lasted `elapsed` (lognormal, conditional)."""
+        if elapsed <= 0:
+            return room.m
+        mu, s = room.mu, room.sigma
+        le = math.log(elapsed)
+        tail = _phi((mu - le) / s)
+        if tail < 1e-6:
+            return 0.25 * room.m
+        return max(room.m * _phi((mu + s * s - le) / s) / tail - elapsed, 0.0)
+
+    def forecast(self, room_id: str, position: int, now: float) -> WaitForecast:
+        """Forecast for the patient at `position` (1 = next) in `room_id` at time `now`."""
+        room = self._room(room_id)
+        hour = self._hour_of(now)
+        if hour != room.m_hour and hour in room.by_hour:
+            self._combine(room, hour)
+        mean, sd = self._model(room, max(1, position), now)
+        z10, z50, z90, z95 = self._zq
+        # The median of the calibrated errors moves the point forecast (a smaller absolute
+        # error than the mean for these skewed waits); a cold room keeps the plain
+        # position x average / staff.
+        expected = max(0.0, mean + z50 * sd) if room.seen else mean
+        low = min(max(0.0, mean + z10 * sd), expected)
+        high80 = max(mean + z90 * sd, expected)
+        high95 = max(mean + z95 * sd, high80)
+        return WaitForecast(expected, low, high80, high95)
+
+    def estimate(self, room: RoomInfo, position: int) -> WaitEstimate:
+        """The engine's `WaitEstimator`: expected wait, 80% low end, 95% upper bound."""
+        self.configure_room(room.room_id, room.avg_service_s, room.capacity)
+        f = self.forecast(room.room_id, position, self._clock.now().timestamp())
+        return WaitEstimate(
+            expected_s=round(f.expected_s), low_s=round(f.low80_s), high_s=round(f.high95_s)
+        )
+
+    def waiting_count(self, room_id: str) -> int:
+        """Patients the estimator believes wait in the room (for checks and metrics)."""
+        room = self._rooms.get(room_id)
+        return len(room.waiting) if room else 0
+
+
+__all__ = ["EstimatorSettings", "RoomStatsEstimator", "WaitForecast", "local_hour"]
