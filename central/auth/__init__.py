@@ -1,0 +1,1 @@
+"""Staff and patient authentication: passwords, tokens, roles, throttling, CSRF."""
