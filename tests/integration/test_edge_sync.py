@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from edge.config import EdgeConfig
 from edge.readers.base import CardRead
@@ -168,6 +169,8 @@ async def test_retained_documents_apply_only_when_newer(tmp_path, broker, topics
         # A stale retained copy (e.g. from a restored broker) must not take the station back.
         older = cards(50, state=State.REGISTERED, version=2)
         await central.publish_retained(topics.directory("cards"), encode(older))
+        bad = {"source": "mqtt", "reason": "invalid"}
+        bad_before = REGISTRY.get_sample_value("nfch_edge_bad_messages_total", bad) or 0
         garbage = b'{"kind": "cards", "version": 9}'
         await central.publish_retained(topics.directory("cards"), garbage)
         marker = cards(50, state=State.FINISHED, version=4)
@@ -175,6 +178,8 @@ async def test_retained_documents_apply_only_when_newer(tmp_path, broker, topics
         await until(lambda: station.cache.versions.get("cards") == 4)
         assert station.cache.cards_doc is not None
         assert all(c.state == State.FINISHED for c in station.cache.cards.values())
+        # The garbage was counted and changed nothing (version 9 was never taken).
+        assert REGISTRY.get_sample_value("nfch_edge_bad_messages_total", bad) == bad_before + 1
         st.cancel()
         ct.cancel()
 
