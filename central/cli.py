@@ -1,21 +1,73 @@
-"""`nfc-hospital central`: the central server and its admin tools."""
+"""`nfc-hospital central`: the central server, and its admin tools.
+
+- `nfc-hospital central [--config FILE]` runs the HTTP API and the MQTT bridge.
+- `nfc-hospital central seed --sample`, `nfc-hospital central import FILE` ... are handed to
+  `central.admin_cli` (the storage and import tools).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import logging
+import signal
 import sys
 
 from central.config import ENV_PREFIX, CentralConfig
 from protocol.config import add_config_arguments, config_from_args
+from protocol.logs import setup_logging
+
+log = logging.getLogger("central")
+
+ADMIN_MODULE = "central.admin_cli"
+
+
+def _admin(argv: list[str], prog: str) -> int:
+    try:
+        module = importlib.import_module(ADMIN_MODULE)
+    except ModuleNotFoundError as e:
+        if e.name == ADMIN_MODULE:
+            print(f"{prog}: the admin tools ({argv[0]}) are not built yet.", file=sys.stderr)
+            return 2
+        raise
+    result: int = module.main(argv, prog=prog)
+    return result
 
 
 def main(argv: list[str], prog: str = "nfc-hospital central") -> int:
+    if argv and not argv[0].startswith("-"):
+        return _admin(argv, prog)
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Run the central server: HTTP API and pages, MQTT bridge, queue engine.",
+        description="Run the central server: HTTP API, WebSocket feed, MQTT bridge, queue "
+        "engine. Admin tools: `%(prog)s seed --sample`, `%(prog)s import FILE`.",
     )
     add_config_arguments(parser, ENV_PREFIX)
     args = parser.parse_args(argv)
-    config_from_args(CentralConfig, args, ENV_PREFIX, prog)
-    print(f"{prog}: the central server is not built yet (issue #3).", file=sys.stderr)
-    return 2
+    config = config_from_args(CentralConfig, args, ENV_PREFIX, prog)
+    setup_logging(config.log.level, config.log.format)
+    return asyncio.run(serve(config))
+
+
+async def serve(config: CentralConfig) -> int:
+    """Run central until SIGTERM/SIGINT (exit 0) or an essential task crashes (exit 1)."""
+    from central.app import Central  # imports aiohttp and SQLAlchemy only when serving
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
+    central = Central(config)
+    try:
+        await central.run(stop)
+    except Exception as e:
+        log.critical("central.crashed error=%r", e, exc_info=e)
+        return 1
+    log.info("central.stopped")
+    return 0
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    log.info("central.signal name=%s", sig.name)
+    stop.set()

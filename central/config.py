@@ -79,6 +79,60 @@ class QueueSettings(Model):
     )
 
 
+class BridgeSettings(Model):
+    """The MQTT bridge (read by `central.bridge`)."""
+
+    shared_subscription: bool = Field(
+        default=False,
+        description="Subscribe to station events through $share/GROUP/... so several central "
+        "workers split the load (each batch goes to one worker).",
+    )
+    share_group: str = Field(
+        default="central",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Shared-subscription group name.",
+    )
+    phone_page_url: str = Field(
+        default="http://127.0.0.1:8080/p",
+        max_length=300,
+        description="Base URL of the patients' phone page, published in directory/config.",
+    )
+    day_check_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often to check whether the service day turned (publishes the empty "
+        "morning snapshots on time).",
+    )
+    drain_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="On shutdown, how long to wait for the batch in flight and its ack.",
+    )
+
+
+class ApiSettings(Model):
+    """The HTTP API and WebSocket feed (read by `central.api`)."""
+
+    ws_buffer: int = Field(
+        default=256,
+        ge=1,
+        le=100000,
+        description="Frames each WebSocket stream keeps for clients resuming after a reconnect.",
+    )
+    ws_client_queue: int = Field(
+        default=1024,
+        ge=1,
+        le=100000,
+        description="Frames queued for one slow WebSocket client before it is dropped "
+        "(it reconnects and resumes).",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest request body."
+    )
+
+
 class CentralConfig(Model):
     """Everything `nfc-hospital central` reads."""
 
@@ -92,3 +146,5 @@ class CentralConfig(Model):
     queue: QueueSettings = Field(
         default_factory=QueueSettings, description="Queue rules and ticket leases."
     )
+    bridge: BridgeSettings = Field(default_factory=BridgeSettings, description="MQTT bridge.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API and WebSocket.")

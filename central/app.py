@@ -1,0 +1,162 @@
+"""`nfc-hospital central`: the HTTP API and the MQTT bridge in one process.
+
+`Central.run(stop)` migrates the database, opens the engine, starts the HTTP server and the
+bridge as named tasks of one TaskGroup, and when `stop` is set shuts down in logged steps:
+stop taking batches and HTTP requests, let the batch in flight commit, send its ack, flush
+what the publisher still holds, disconnect from the broker, close the database. When an
+essential task crashes the TaskGroup cancels the others and `run` raises: the runner exits
+non-zero so systemd restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from central.api.routes import ApiContext, build_app
+from central.api.ws import Hub
+from central.bridge import Bridge, ChangePublisher, Fleet, SnapshotCache
+from central.clock import Clock, SystemClock
+from central.config import CentralConfig
+from central.engine import Engine
+from central.site_key import load_site_key
+from protocol.topics import Topics
+
+log = logging.getLogger("central")
+
+
+def open_engine(config: CentralConfig, clock: Clock | None = None) -> Engine:
+    """Migrate the database named in the config and open the engine on it."""
+    path = config.site.site_key_file
+    existed = path.exists()
+    key = load_site_key(path, create=True)
+    if not existed:
+        log.warning("central.site_key_created path=%s mode=0600", path)
+    log.info("central.opening_database migrate=true")
+    engine = Engine.from_config(config, site_key=key, clock=clock, migrate=True)
+    log.info("central.database_ready")
+    return engine
+
+
+class Central:
+    """The whole central process: engine, bridge, publisher, HTTP API and WebSocket hub."""
+
+    def __init__(
+        self,
+        config: CentralConfig,
+        *,
+        engine: Engine | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._engine = engine
+        self.http_port: int | None = None
+        self.ready = asyncio.Event()
+        self.bridge: Bridge | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the engine is opened by run()")
+        return self._engine
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set (then shut down in order) or an essential task fails."""
+        cfg = self.config
+        if self._engine is None:
+            self._engine = await asyncio.to_thread(open_engine, cfg, self.clock)
+        engine = self._engine
+        topics = Topics(cfg.mqtt.topic_root)
+        hub = Hub(buffer_size=cfg.api.ws_buffer, client_queue=cfg.api.ws_client_queue)
+        cache = SnapshotCache(engine)
+
+        async def load_room(stream: str) -> str | None:
+            try:
+                _snap, data = await cache.get(stream.split(":", 1)[1])
+            except Exception:
+                return None
+            return data.decode()
+
+        hub.set_loader(load_room)
+        fleet = Fleet()
+        publisher = ChangePublisher(
+            engine, topics, hub, cache, phone_page_url=cfg.bridge.phone_page_url
+        )
+        bridge = Bridge(
+            engine,
+            cfg.mqtt,
+            cfg.bridge,
+            publisher,
+            fleet,
+            hub,
+            client_id=cfg.mqtt.client_id or f"central-{cfg.queue.node_id}",
+            clock=self.clock,
+        )
+        self.bridge = bridge
+        app = build_app(
+            ApiContext(engine, publisher, cache, fleet, hub, bridge.link),
+            max_body=cfg.api.max_body_bytes,
+        )
+        runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, cfg.http.host, cfg.http.port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only here
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else cfg.http.port
+        log.info("central.http_listening host=%s port=%s", cfg.http.host, self.http_port)
+        # WebSocket clients get every room's state at once, even before the broker answers.
+        await publisher.mark_all()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                essential = [
+                    tg.create_task(bridge.run_link(), name="mqtt"),
+                    tg.create_task(bridge.run_acks(), name="acks"),
+                    tg.create_task(publisher.run(), name="publisher"),
+                    tg.create_task(self._roll_days(publisher), name="day-roller"),
+                ]
+                self.ready.set()
+                await stop.wait()
+                await self._shutdown(bridge, publisher, runner, essential)
+        finally:
+            await runner.cleanup()
+            await asyncio.to_thread(engine.close)
+            log.info("central.shutdown_step step=database_closed")
+
+    async def _shutdown(
+        self,
+        bridge: Bridge,
+        publisher: ChangePublisher,
+        runner: web.AppRunner,
+        tasks: list[asyncio.Task[None]],
+    ) -> None:
+        limit = self.config.bridge.drain_timeout_s
+        log.info("central.shutdown_step step=begin")
+        bridge.stop_accepting()
+        log.info("central.shutdown_step step=stopped_taking_batches")
+        await runner.shutdown()  # closes listeners and WebSockets; requests in flight finish
+        log.info("central.shutdown_step step=http_closed")
+        drained = await bridge.drain(limit)
+        log.info("central.shutdown_step step=batch_committed_and_acked ok=%s", drained)
+        flushed = await publisher.flush(limit)
+        log.info("central.shutdown_step step=publisher_flushed ok=%s", flushed)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("central.shutdown_step step=mqtt_disconnected")
+
+    async def _roll_days(self, publisher: ChangePublisher) -> None:
+        """Publish the empty morning queues when the service day turns."""
+        while True:
+            await asyncio.sleep(self.config.bridge.day_check_s)
+            try:
+                changes = await asyncio.to_thread(self.engine.roll_service_day)
+            except Exception:
+                log.exception("central.day_roll_failed")
+                continue
+            if not changes.empty:
+                log.info("central.service_day_rolled rooms=%d", len(changes.rooms))
+                publisher.submit(changes)

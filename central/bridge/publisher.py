@@ -1,0 +1,218 @@
+"""Publishing what changed: retained room snapshots, calls, leases and directory documents.
+
+Every committed operation (a station batch, a staff click, the day turning) hands its
+`Changes` to `ChangePublisher.submit`. The publisher task coalesces them: a room that changed
+50 times while the previous round was being published is published once, at its latest
+version. Calls are never coalesced (each one is announced). The same encoded snapshot goes
+to MQTT, to the WebSocket hub and to HTTP readers (`SnapshotCache`): one encoding per
+version, whatever the number of readers.
+
+After a (re)connect everything retained is published again, so the broker holds central's
+current state even after losing its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+
+from central.api.ws import Hub
+from central.engine import Changes, Engine
+from central.metrics import PUBLISH_FAILED, PUBLISHED
+from protocol.codec import encode
+from protocol.messages import CallAnnouncement, RoomQueueSnapshot
+from protocol.mqtt import MqttLink, MqttNotConnected
+from protocol.topics import Topics
+
+log = logging.getLogger("central.publisher")
+
+
+class SnapshotCache:
+    """Encoded room snapshots, one encoding per (room, version), shared by every reader."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._encoded: dict[str, tuple[int, bytes]] = {}
+
+    async def get(self, room_id: str) -> tuple[RoomQueueSnapshot, bytes]:
+        """The room's current snapshot and its JSON (raises `Rejected` for an unknown room)."""
+        snap = await asyncio.to_thread(self._engine.room_snapshot, room_id)
+        return snap, self.encode(snap)
+
+    def encode(self, snap: RoomQueueSnapshot) -> bytes:
+        cached = self._encoded.get(snap.room_id)
+        if cached is not None and cached[0] == snap.version:
+            return cached[1]
+        data = encode(snap)
+        if cached is None or cached[0] < snap.version:
+            self._encoded[snap.room_id] = (snap.version, data)
+        return data
+
+
+@dataclass(slots=True)
+class _Pending:
+    rooms: set[str] = field(default_factory=set)
+    leases: set[str] = field(default_factory=set)
+    cards: bool = False
+    rooms_directory: bool = False
+    config: bool = False
+    calls: list[CallAnnouncement] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.rooms
+            or self.leases
+            or self.cards
+            or self.rooms_directory
+            or self.config
+            or self.calls
+        )
+
+
+class ChangePublisher:
+    """Owns the `publisher` task that turns `Changes` into MQTT and WebSocket messages."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        topics: Topics,
+        hub: Hub,
+        cache: SnapshotCache,
+        *,
+        phone_page_url: str,
+        link: MqttLink | None = None,
+    ) -> None:
+        self._engine = engine
+        self._topics = topics
+        self._hub = hub
+        self._cache = cache
+        self._phone_page_url = phone_page_url
+        self.link = link
+        self._pending = _Pending()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.rounds = 0
+
+    # ------------------------------------------------------------------ input
+
+    def submit(self, changes: Changes) -> None:
+        """Queue what a committed operation changed (call from the event loop)."""
+        if changes.empty:
+            return
+        p = self._pending
+        p.rooms |= changes.rooms
+        p.leases |= changes.leases
+        p.cards = p.cards or changes.cards_changed
+        p.rooms_directory = p.rooms_directory or changes.rooms_directory_changed
+        p.calls.extend(changes.announcements)
+        self._idle.clear()
+        self._wake.set()
+
+    def submit_lease(self, station_id: str) -> None:
+        """Publish (and top up) this station's lease in the next round."""
+        self._pending.leases.add(station_id)
+        self._idle.clear()
+        self._wake.set()
+
+    async def mark_all(self) -> None:
+        """Queue every retained document: every room, station lease and directory."""
+        rooms = await asyncio.to_thread(self._engine.room_ids)
+        stations = await asyncio.to_thread(self._engine.stations)
+        p = self._pending
+        p.rooms |= set(rooms)
+        p.leases |= {s.station_id for s in stations if s.enabled}
+        p.cards = p.rooms_directory = p.config = True
+        self._idle.clear()
+        self._wake.set()
+
+    async def flush(self, limit_s: float) -> bool:
+        """Wait until everything submitted so far is published (False on timeout)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), limit_s)
+        except TimeoutError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ the task
+
+    async def run(self) -> None:
+        """Publish pending changes, coalesced, until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, _Pending()
+            try:
+                await self._publish_round(pending)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A database hiccup must not end publishing: the next change (or reconnect)
+                # publishes the latest state again.
+                log.exception("publisher.round_failed rooms=%d", len(pending.rooms))
+            self.rounds += 1
+            if self._pending.empty:
+                self._idle.set()
+
+    async def _publish_round(self, p: _Pending) -> None:
+        sends: list[Awaitable[None]] = []
+        # Calls first: they are what a patient in the waiting area is listening for.
+        for call in p.calls:
+            data = encode(call)
+            self._hub.publish("calls", "call", data.decode())
+            sends.append(self._send("call", self._topics.room(call.room_id, "call"), data, False))
+        snaps = await asyncio.to_thread(self._snapshots, sorted(p.rooms))
+        for snap in snaps:
+            data = self._cache.encode(snap)
+            text = data.decode()
+            self._hub.publish_room(snap.room_id, snap.version, text)
+            sends.append(self._send("snapshot", self._topics.room(snap.room_id, "queue"), data))
+        for station_id in sorted(p.leases):
+            try:
+                lease, more = await asyncio.to_thread(self._engine.lease, station_id)
+            except Exception as e:
+                log.warning("publisher.lease_failed station=%s error=%s", station_id, e)
+                continue
+            if not more.empty:
+                self.submit(more)
+            topic = self._topics.station(station_id, "lease")
+            sends.append(self._send("lease", topic, encode(lease)))
+        if p.rooms_directory:
+            doc = await asyncio.to_thread(self._engine.directory_rooms)
+            sends.append(self._send("directory", self._topics.directory("rooms"), encode(doc)))
+        if p.cards:
+            cards = await asyncio.to_thread(self._engine.directory_cards)
+            sends.append(self._send("directory", self._topics.directory("cards"), encode(cards)))
+        if p.config:
+            conf = await asyncio.to_thread(self._engine.directory_config, self._phone_page_url)
+            sends.append(self._send("directory", self._topics.directory("config"), encode(conf)))
+        # Each publish hands its packet to paho before its first await, so gathering keeps
+        # the wire order while the PUBACKs come back in parallel.
+        await asyncio.gather(*sends)
+
+    def _snapshots(self, room_ids: list[str]) -> list[RoomQueueSnapshot]:
+        out = []
+        for room_id in room_ids:
+            try:
+                out.append(self._engine.room_snapshot(room_id))
+            except Exception as e:
+                log.warning("publisher.snapshot_failed room=%s error=%s", room_id, e)
+        return out
+
+    async def _send(self, kind: str, topic: str, payload: bytes, retain: bool = True) -> None:
+        link = self.link
+        if link is None or not link.connected.is_set():
+            PUBLISH_FAILED.labels(kind=kind).inc()
+            return
+        try:
+            await link.publish(topic, payload, qos=1, retain=retain)
+        except (MqttNotConnected, TimeoutError) as e:
+            # Retained state is published again on reconnect; a lost call is still visible
+            # in the room's snapshot (now_calling).
+            PUBLISH_FAILED.labels(kind=kind).inc()
+            log.warning("publisher.publish_failed kind=%s topic=%s error=%r", kind, topic, e)
+            return
+        PUBLISHED.labels(kind=kind).inc()

@@ -1,0 +1,64 @@
+"""Central's Prometheus metrics (served at `/metrics`).
+
+Module-level collectors in the default registry: one process runs one central, and tests that
+start several read differences, never absolute values.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+BATCHES = Counter(
+    "nfch_central_batches_total",
+    "Station event batches handled by the bridge, by outcome (applied, deferred, failed).",
+    ["outcome"],
+)
+EVENTS = Counter(
+    "nfch_central_events_total",
+    "Station events settled by the bridge, by outcome (applied, duplicate, rejected).",
+    ["outcome"],
+)
+REJECTS = Counter(
+    "nfch_central_event_rejects_total",
+    "Station events the engine refused, by reason.",
+    ["reason"],
+)
+DEAD_LETTERS = Counter(
+    "nfch_central_dead_letters_total",
+    "MQTT payloads the bridge could not use, by topic leaf and reason.",
+    ["leaf", "reason"],
+)
+BAD_INPUT = Counter(
+    "nfch_central_bad_input_total",
+    "Refused input from outside (HTTP bodies and queries, WebSocket messages), by source/reason.",
+    ["source", "reason"],
+)
+BATCH_SECONDS = Histogram(
+    "nfch_central_batch_apply_seconds",
+    "Time to apply one station batch (one database transaction).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+PUBLISHED = Counter(
+    "nfch_central_mqtt_published_total",
+    "Messages central published, by kind (ack, snapshot, call, lease, directory).",
+    ["kind"],
+)
+PUBLISH_FAILED = Counter(
+    "nfch_central_mqtt_publish_failed_total",
+    "Publishes that failed (link down or no PUBACK), by kind; retained state is republished "
+    "on reconnect.",
+    ["kind"],
+)
+HTTP_REQUESTS = Counter(
+    "nfch_central_http_requests_total",
+    "HTTP API requests, by route name and status.",
+    ["route", "status"],
+)
+HTTP_ERRORS = Counter(
+    "nfch_central_http_errors_total",
+    "HTTP API error answers, by reason.",
+    ["reason"],
+)
+WS_CLIENTS = Gauge("nfch_central_ws_clients", "Open WebSocket connections.")
+WS_SENT = Counter("nfch_central_ws_messages_total", "WebSocket messages sent, by type.", ["type"])
+STATIONS_ONLINE = Gauge("nfch_central_stations_online", "Stations whose last status said online.")
