@@ -3,6 +3,18 @@
 `make_reader(config)` builds the driver a config names and wraps it in the debouncer. Each
 driver's hardware library is imported only by its own module, when that driver is chosen, so
 a missing library disables that one reader (its health says why), never the daemon.
+
+In a station's TOML config::
+
+    [[readers]]
+    type = "nfcpy"          # or "pcsc", "keyboard", "simulated"
+    name = "front-door"
+    device = "usb:054c:06c1"
+    targets = ["106A", "212F"]
+    debounce_s = 3.0
+
+`unwrap(reader)` gives the driver under the debouncer, e.g. the `SimulatedReader` whose
+`inject(uid)` the daemon's tap endpoint calls.
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ __all__ = [
     "SimulatedReaderConfig",
     "make_raw_reader",
     "make_reader",
+    "unwrap",
 ]
 
 # type -> (module, class, the pip extra that brings its library)
@@ -87,3 +100,10 @@ def make_reader(config: ReaderConfig, clock: Clock | None = None) -> Reader:
         Debouncer(config.debounce_s) if clock is None else Debouncer(config.debounce_s, clock)
     )
     return DebouncedReader(inner, debouncer)
+
+
+def unwrap(reader: Reader) -> Reader:
+    """The driver itself under any debouncing wrapper."""
+    while isinstance(reader, DebouncedReader):
+        reader = reader.inner
+    return reader

@@ -80,7 +80,10 @@ class NfcpyReader:
                 log.exception("reader.unexpected_error reader=%s", self.name)
                 self._health.set("error", f"{type(e).__name__}: {e}")
             finally:
-                clf.close()
+                try:
+                    clf.close()
+                except Exception as e:  # closing a device that vanished can fail: it is gone anyway
+                    log.info("reader.close_failed reader=%s error=%s", self.name, e)
             if not stop.is_set():
                 stop.wait(backoff.next_delay())
         self._health.set("disconnected", "stopped")

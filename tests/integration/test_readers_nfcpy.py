@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
+from typing import Any, ClassVar
 
+import nfc
 import pytest
 from prometheus_client import REGISTRY
 
@@ -127,3 +130,56 @@ async def test_missing_device_is_reported_disconnected_and_cancel_is_prompt():
         )
         started = time.monotonic()
     assert time.monotonic() - started < 3.0
+
+
+class FlakyFrontend(nfc.ContactlessFrontend):
+    """The real udp frontend, except that the first `fail_opens` opens find no device.
+
+    Only the opening is staged; once open, everything is nfcpy's real udp device. The test
+    "unplugs" it by closing its socket under it, so the next I/O fails inside nfcpy as a
+    vanished USB device's would.
+    """
+
+    fail_opens = 0
+    opened: ClassVar[list[Any]] = []
+
+    def __init__(self, path: str) -> None:
+        if FlakyFrontend.fail_opens > 0:
+            FlakyFrontend.fail_opens -= 1
+            raise OSError(errno.ENODEV, "No such device")
+        super().__init__(path)
+        FlakyFrontend.opened.append(self)
+
+
+async def test_device_missing_then_lost_mid_poll_is_reopened_with_backoff(monkeypatch):
+    monkeypatch.setattr(nfc, "ContactlessFrontend", FlakyFrontend)
+    monkeypatch.setattr(FlakyFrontend, "fail_opens", 2)
+    monkeypatch.setattr(FlakyFrontend, "opened", [])
+    port = free_port()
+    card = FelicaEmulator(port, IDM)
+    card.start()
+    name = f"nfc-flaky-{port}"
+    reader = make_reader(_config(port, ["212F"], name=name, debounce_s=0, reconnect_max_s=0.5))
+    seen: list[tuple[str, str]] = []
+
+    def now(status: str) -> bool:
+        health = reader.health()
+        if not seen or seen[-1] != (health.status, health.detail):
+            seen.append((health.status, health.detail))
+        return health.status == status
+
+    try:
+        async with running(reader) as got:
+            await wait_until(lambda: now("ok"))
+            assert FlakyFrontend.fail_opens == 0  # it went through both failed opens
+            first_ok = len(seen) - 1
+            FlakyFrontend.opened[0].device.socket.close()  # unplugged
+            await wait_until(lambda: now("ok") and len(FlakyFrontend.opened) == 2)
+            card.place()
+            result = await got.next()
+    finally:
+        card.close()
+    assert isinstance(result, CardRead)
+    assert any(st == "disconnected" and "No such device" in d for st, d in seen[:first_ok])
+    assert any(st in ("disconnected", "error") for st, _ in seen[first_ok:]), seen
+    assert _errors(name, "disconnected") + _errors(name, "error") == 1

@@ -20,6 +20,8 @@ import nfc.tag
 
 log = logging.getLogger(__name__)
 
+# Bound at import so a test that stages failures in the reader's frontend leaves the card's alone.
+_FRONTEND = nfc.ContactlessFrontend
 # PMm of a FeliCa Lite-S: the reader only uses it for timeouts.
 PMM = bytes.fromhex("03014B024F4993FF")
 SYSTEM_CODE = bytes.fromhex("12FC")  # NDEF system code
@@ -43,7 +45,7 @@ class TagEmulator:
 
     def _body(self) -> None:
         try:
-            clf = nfc.ContactlessFrontend(f"udp:127.0.0.1:{self.port}")
+            clf = _FRONTEND(f"udp:127.0.0.1:{self.port}")
             send = clf.device._send_data
 
             def timed_send(brty: str, data: bytes, addr: Any) -> None:

@@ -231,6 +231,7 @@ def test_make_reader_builds_each_driver_debounced():
         assert reader.driver == item["type"]
         assert reader.debouncer.window_s == config.debounce_s
         assert not isinstance(reader.inner, DisabledReader)
+        assert readers.unwrap(reader) is reader.inner
 
 
 async def test_missing_driver_library_disables_only_that_reader(monkeypatch):
