@@ -198,6 +198,12 @@ class Backoff:
         """The device works again: the next failure starts from the initial delay."""
         self._attempt = 0
 
+    def reset_if_stable(self, worked_for_s: float, stable_s: float = 10.0) -> None:
+        """Reset only when the device worked a while: one that opens and at once fails again
+        must not be retried at the initial rate forever."""
+        if worked_for_s >= stable_s:
+            self.reset()
+
 
 class HealthTracker:
     """A reader's health, logged on every change (drivers update it from any thread)."""

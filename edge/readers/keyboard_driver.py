@@ -83,15 +83,16 @@ class KeyboardReader:
                     self._health.set("disconnected", str(e))
                     await asyncio.sleep(backoff.next_delay())
                     continue
+                opened_at = time.monotonic()
                 try:
                     if self.config.grab:
-                        device.grab()
+                        device.grab()  # fails when another program grabbed it
                     self._health.set("ok", f"{path}: {device.name}")
-                    backoff.reset()
                     await self._read(device, on_read)
                 except OSError as e:
                     self._health.set("disconnected", f"{path}: {e}")
                 finally:
+                    backoff.reset_if_stable(time.monotonic() - opened_at)
                     with contextlib.suppress(OSError):  # already gone with an unplugged device
                         device.close()
                 await asyncio.sleep(backoff.next_delay())

@@ -71,9 +71,9 @@ class NfcpyReader:
                 self._health.set("disconnected", f"{self.config.device}: {e}")
                 stop.wait(backoff.next_delay())
                 continue
+            opened_at = time.monotonic()
             try:
                 self._health.set("ok", f"{self.config.device}: {clf.device}")
-                backoff.reset()
                 self._poll(clf, stop, emit)
             except Exception as e:
                 # A library bug must not kill the station's reading for good: report, retry.
@@ -84,6 +84,7 @@ class NfcpyReader:
                     clf.close()
                 except Exception as e:  # closing a device that vanished can fail: it is gone anyway
                     log.info("reader.close_failed reader=%s error=%s", self.name, e)
+            backoff.reset_if_stable(time.monotonic() - opened_at)
             if not stop.is_set():
                 stop.wait(backoff.next_delay())
         self._health.set("disconnected", "stopped")

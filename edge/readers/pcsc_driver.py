@@ -101,8 +101,9 @@ class PcscReader:
                 reader = self._choose(ctx)
                 if reader is not None:
                     self._health.set("ok", reader)
-                    backoff.reset()
+                    opened_at = time.monotonic()
                     self._watch(ctx, reader, stop, emit)
+                    backoff.reset_if_stable(time.monotonic() - opened_at)
             finally:
                 scard.SCardReleaseContext(ctx)
             if not stop.is_set():

@@ -77,5 +77,7 @@ async def run_worker_thread(name: str, worker: Worker, on_read: OnRead) -> None:
         if not finished.done():
             try:
                 await asyncio.wait_for(asyncio.shield(finished), STOP_TIMEOUT_S)
-            except (TimeoutError, Exception):
+            except TimeoutError:
                 log.warning("reader.stop_slow reader=%s timeout_s=%.1f", name, STOP_TIMEOUT_S)
+            except Exception:
+                log.exception("reader.stop_failed reader=%s", name)

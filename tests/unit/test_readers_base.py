@@ -128,6 +128,11 @@ def test_backoff_grows_with_jitter_up_to_the_maximum_and_resets():
     assert len(set(delays)) == len(delays)  # jittered: no two stations retry in lockstep
     b.reset()
     assert b.next_delay() <= 0.5
+    b.next_delay()
+    b.reset_if_stable(worked_for_s=1.0)  # opened, then failed at once: keep backing off
+    assert b.next_delay() >= 2 / 2
+    b.reset_if_stable(worked_for_s=60.0)
+    assert b.next_delay() <= 0.5
 
 
 # --- results ----------------------------------------------------------------------------------
