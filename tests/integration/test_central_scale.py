@@ -1,0 +1,233 @@
+"""Issue #13 by design: call-next and queue reads cost the same at 10 and 1,000 waiting, the
+hot query uses its index, and concurrent call-next never double-calls or skips."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, insert, text
+
+from central.engine import Rejected
+from central.engine.reads import next_waiting_query
+from central.store.schema import patients, queue_entries, visit_steps, visits
+from tests.support.central_db import *  # noqa: F403
+from tests.support.central_db import DAY, START, small_hospital
+
+pytestmark = pytest.mark.integration
+
+
+def fill(engine, room_id: str, n: int, prefix: str) -> list[str]:
+    """Put n patients in room_id's waiting line directly (the setup, not what is measured)."""
+    ids = [f"{prefix}{i:05d}" for i in range(n)]
+    with engine.db.write() as conn:
+        conn.execute(
+            insert(patients),
+            [
+                {
+                    "patient_id": f"p{v}",
+                    "registration_no": f"R{v}",
+                    "name": "김민수",
+                    "masked_name": "김*수",
+                    "created_at": START,
+                }
+                for v in ids
+            ],
+        )
+        conn.execute(
+            insert(visits),
+            [
+                {
+                    "visit_id": v,
+                    "patient_id": f"p{v}",
+                    "service_day": DAY,
+                    "state": "WAITING",
+                    "current_step": 0,
+                    "priority": 5 if i % 10 else 3,
+                    "step_free": False,
+                    "created_at": START,
+                    "updated_at": START,
+                }
+                for i, v in enumerate(ids)
+            ],
+        )
+        conn.execute(
+            insert(visit_steps),
+            [
+                {
+                    "visit_id": v,
+                    "step_index": 0,
+                    "room_id": room_id,
+                    "planned_room_id": room_id,
+                    "label": {"ko": "진료", "en": "Consultation"},
+                    "kind": "consultation",
+                    "done": False,
+                }
+                for v in ids
+            ],
+        )
+        conn.execute(
+            insert(queue_entries),
+            [
+                {
+                    "visit_id": v,
+                    "step_index": 0,
+                    "room_id": room_id,
+                    "service_day": DAY,
+                    "ticket_number": i + 1,
+                    "state": "WAITING",
+                    "priority": 5 if i % 10 else 3,
+                    "sort_priority": 5 if i % 10 else 3,
+                    "order_key": f"{1795700000000 + i:015d}.000000.st-a",
+                    "arrival_key": f"{1795700000000 + i:015d}.000000.st-a",
+                    "call_count": 0,
+                    "checked_in_at": START,
+                }
+                for i, v in enumerate(ids)
+            ],
+        )
+    return ids
+
+
+@contextmanager
+def count_statements(engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def hook(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(engine.db.engine, "before_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.db.engine, "before_cursor_execute", hook)
+
+
+def expected_first(ids: list[str]) -> str:
+    # priority 3 for every tenth patient, then arrival order
+    return ids[0]
+
+
+def test_call_next_and_room_reads_cost_the_same_at_10_and_1000_waiting(engine):
+    engine.load(small_hospital({}, rooms=("small", "big")))
+    fill(engine, "small", 10, "s")
+    fill(engine, "big", 1000, "b")
+    engine.room_snapshot("small")  # warm: roll the day, compile statements
+    engine.room_snapshot("big")
+    counts = {}
+    for room in ("small", "big"):
+        with count_statements(engine) as call_sql:
+            r = engine.call_next(room, actor="n")
+        assert r.visit.ticket_number == 1
+        with count_statements(engine) as read_sql:
+            snap = engine.room_snapshot(room)
+        with count_statements(engine) as cached_sql:
+            assert engine.room_snapshot(room) is snap
+        counts[room] = (len(call_sql), len(read_sql), len(cached_sql))
+        assert len(snap.waiting) == (9 if room == "small" else 999)
+    assert counts["small"] == counts["big"], counts
+    call_n, read_n, cached_n = counts["big"]
+    print("statements (call-next, read, cached read):", counts)
+    assert call_n <= 10, counts
+    assert read_n <= 3, counts
+    assert cached_n <= 2, counts
+
+
+def test_missed_call_does_not_rewrite_the_waiting_line(engine):
+    engine.load(small_hospital({}, rooms=("big",)))
+    fill(engine, "big", 1000, "b")
+    engine.call_next("big", actor="n")
+    updates: list[str] = []
+    with count_statements(engine) as sql:
+        engine.miss("b00000", actor="n")
+    updates = [s for s in sql if s.lstrip().upper().startswith("UPDATE QUEUE_ENTRIES")]
+    assert len(updates) == 1
+    assert len(sql) <= 12
+
+
+def test_sqlite_call_next_query_uses_the_queue_index(engine):
+    if not engine.db.is_sqlite:
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL has its own test below")
+    engine.load(small_hospital({}, rooms=("big",)))
+    fill(engine, "big", 200, "b")
+    compiled = next_waiting_query("big", DAY).compile(
+        engine.db.engine, compile_kwargs={"literal_binds": True}
+    )
+    with engine.db.read() as conn:
+        plan = " | ".join(
+            str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+        )
+    assert "ix_queue_next" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
+def test_postgres_call_next_query_uses_the_queue_index(engine):
+    if engine.db.is_sqlite:
+        pytest.skip("PostgreSQL EXPLAIN")
+    engine.load(small_hospital({}, rooms=("big", "other")))
+    fill(engine, "big", 1000, "b")
+    fill(engine, "other", 1000, "o")
+    compiled = next_waiting_query("big", DAY).compile(
+        engine.db.engine, compile_kwargs={"literal_binds": True}
+    )
+    with engine.db.write() as conn:
+        conn.execute(text("ANALYZE queue_entries"))
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "ix_queue_next" in plan, plan
+    assert "Sort" not in plan, plan
+
+
+@pytest.mark.parametrize("threads", [6])
+def test_concurrent_call_next_never_double_calls_or_skips(engine, threads):
+    engine.load(small_hospital({}, rooms=("big",), capacity=threads))
+    ids = fill(engine, "big", 50, "b")
+    barrier = threading.Barrier(threads)
+    called: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def nurse(desk: str) -> None:
+        barrier.wait()
+        try:
+            for _ in range(3):
+                v = engine.call_next("big", actor=f"nurse-{desk}", desk=desk).visit
+                engine.start(v.visit_id, actor=f"nurse-{desk}")
+                with lock:
+                    called.append(v.visit_id)
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    workers = [threading.Thread(target=nurse, args=(f"d{i}",)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert not errors, errors
+    # exactly the first 3×threads patients in call order, each once
+    order = sorted(ids, key=lambda v: (0 if int(v[1:]) % 10 == 0 else 1, v))
+    assert sorted(called) == sorted(order[: 3 * threads])
+    assert len(set(called)) == len(called)
+
+
+def test_concurrent_call_next_at_one_desk_calls_one_patient(engine):
+    engine.load(small_hospital({}, rooms=("big",)))
+    fill(engine, "big", 20, "b")
+    barrier = threading.Barrier(5)
+    results: list[object] = []
+
+    def nurse() -> None:
+        barrier.wait()
+        try:
+            results.append(engine.call_next("big", actor="n", desk="A").visit.visit_id)
+        except Rejected as e:
+            results.append(e.reason)
+
+    workers = [threading.Thread(target=nurse) for _ in range(5)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert sorted(results, key=str) == sorted(["b00000"] + ["desk_busy"] * 4, key=str)
+    assert [e.visit_id for e in engine.room_snapshot("big").now_calling] == ["b00000"]
