@@ -72,15 +72,6 @@ class Central:
         topics = Topics(cfg.mqtt.topic_root)
         hub = Hub(buffer_size=cfg.api.ws_buffer, client_queue=cfg.api.ws_client_queue)
         cache = SnapshotCache(engine)
-
-        async def load_room(stream: str) -> str | None:
-            try:
-                _snap, data = await cache.get(stream.split(":", 1)[1])
-            except Exception:
-                return None
-            return data.decode()
-
-        hub.set_loader(load_room)
         fleet = Fleet()
         publisher = ChangePublisher(
             engine, topics, hub, cache, phone_page_url=cfg.bridge.phone_page_url

@@ -457,6 +457,16 @@ def build_app(
         client_max_size=max_body,
     )
     app[_CTX] = ctx
+
+    async def load_room(stream: str) -> str | None:
+        # A WebSocket client subscribing to a room the hub has no state for yet.
+        try:
+            _snap, data = await ctx.cache.get(stream.split(":", 1)[1])
+        except Exception:
+            return None
+        return data.decode()
+
+    ctx.hub.set_loader(load_room)
     REGISTRY.install(app, max_body)
     doc = openapi_document()
 
