@@ -6,6 +6,6 @@
 - `baselines` — the three simple forecasts it is measured against; `evaluate` — the harness.
 """
 
-from central.estimator.model import EstimatorSettings, RoomStatsEstimator, WaitForecast, local_hour
+from central.estimator.model import EstimatorSettings, RoomStatsEstimator, WaitForecast, local_clock
 
-__all__ = ["EstimatorSettings", "RoomStatsEstimator", "WaitForecast", "local_hour"]
+__all__ = ["EstimatorSettings", "RoomStatsEstimator", "WaitForecast", "local_clock"]

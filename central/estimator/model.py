@@ -64,6 +64,24 @@ class EstimatorSettings(Model):
     calibration_min: int = Field(
         default=40, ge=5, description="Errors needed before they replace the default interval."
     )
+    ahead_decay: float = Field(
+        default=0.97,
+        gt=0,
+        le=1,
+        description="Forgetting factor of the rate at which others get ahead in line.",
+    )
+    ahead_prior_s: float = Field(
+        default=3600,
+        ge=0,
+        description="Seconds of waiting with nobody getting ahead assumed before any is seen.",
+    )
+    bound_quantile: float = Field(
+        default=0.96,
+        gt=0.5,
+        lt=1,
+        description="Quantile of past errors used for the 95% bound: a little above 0.95 "
+        "because the errors drift during a day and the calibration lags behind them.",
+    )
     drift: float = Field(
         default=0.1,
         ge=0,
@@ -84,6 +102,14 @@ class WaitForecast:
 # Quantiles (10, 50, 90, 95%) of the standardized error before any is measured: a right-skewed
 # shape, a little wider than normal, so a cold room does not promise too much.
 _DEFAULT_Z = (-1.1, -0.1, 1.4, 2.0)
+_BANDS = (1, 3, 8)  # places in line 1, 2-3, 4-8, 9 and later
+
+
+def _band(position: int) -> int:
+    for i, last in enumerate(_BANDS):
+        if position <= last:
+            return i
+    return len(_BANDS)
 
 
 @dataclass(slots=True)
@@ -123,8 +149,18 @@ class _Room:
     recent: _Cycles = field(default_factory=lambda: _Cycles(deque()))
     by_hour: dict[int, _Cycles] = field(default_factory=dict)
     busy: dict[str, float] = field(default_factory=dict)  # visit_id -> called at
-    waiting: dict[str, tuple[float, float, float]] = field(default_factory=dict)
-    """visit_id -> (joined at, forecast mean, forecast sd), for calibration."""
+    waiting: dict[str, tuple[float, float, float, int, int]] = field(default_factory=dict)
+    """visit_id -> (joined at, forecast mean, forecast sd, calls so far, position), for
+    calibration and for counting who got in ahead."""
+    calls: int = 0
+    last_call_day: int = -1
+    openings: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+    opening_s: float | None = None
+    """Typical local time of day of the room's first call (median over earlier days)."""
+    # Patients who got ahead of someone already waiting (priority class, a missed call put
+    # back in line), per second of waiting: decayed sums.
+    ahead_n: float = 0.0
+    ahead_s: float = 0.0
     frees: deque[float] = field(default_factory=deque)  # desk freed, queue not empty
     gap_s: float = 15.0
     gap_n: int = 0
@@ -137,22 +173,30 @@ class _Room:
     m_hour: int = -1
 
 
-def local_hour(timezone: str) -> Callable[[float], int]:
-    """Hour of day in `timezone` of a POSIX timestamp (for an estimator fed engine times)."""
+def local_clock(timezone: str) -> Callable[[float], float]:
+    """POSIX timestamp -> seconds since the local epoch in `timezone` (for an estimator fed
+    engine times: day = x // 86400, time of day = x % 86400)."""
     tz = ZoneInfo(timezone)
-    return lambda t: datetime.fromtimestamp(t, tz).hour
+
+    def local(t: float) -> float:
+        offset = tz.utcoffset(datetime.fromtimestamp(t, tz))
+        return t + (offset.total_seconds() if offset else 0.0)
+
+    return local
 
 
-def _sim_hour(t: float) -> int:
-    return int(t // 3600) % 24
+def _sim_clock(t: float) -> float:
+    # The simulator already counts seconds from local midnight.
+    return t
 
 
 class RoomStatsEstimator:
     """Wait forecasts per room from observed queue events; implements the engine's
     `WaitEstimator` (`estimate(room, position)`), fed by `observe(...)` or `observe_audit(...)`.
 
-    Times are float seconds (POSIX timestamps when fed from the engine); `hour_of` maps a time
-    to the local hour of day (default: seconds since local midnight, as the simulator counts).
+    Times are float seconds (POSIX timestamps when fed from the engine); `local` maps a time to
+    seconds since the local epoch (default: identity, as the simulator counts from local
+    midnight; use `local_clock(site timezone)` for engine times).
     """
 
     def __init__(
@@ -160,14 +204,17 @@ class RoomStatsEstimator:
         settings: EstimatorSettings | None = None,
         *,
         clock: Clock | None = None,
-        hour_of: Callable[[float], int] = _sim_hour,
+        local: Callable[[float], float] = _sim_clock,
     ) -> None:
         self.settings = settings or EstimatorSettings()
         self._clock = clock or SystemClock()
-        self._hour_of = hour_of
+        self._local = local
         self._rooms: dict[str, _Room] = {}
-        self._z: deque[float] = deque(maxlen=self.settings.calibration_size)
-        self._zq = _DEFAULT_Z
+        # Standardized errors and their quantiles, per band of places in line: the shape of
+        # the error differs between "next" (one desk's remaining time) and far back (a sum).
+        bands = len(_BANDS) + 1
+        self._z = [deque[float](maxlen=self.settings.calibration_size) for _ in range(bands)]
+        self._zq: list[tuple[float, float, float, float]] = [_DEFAULT_Z] * bands
 
     # ------------------------------------------------------------------ rooms
 
@@ -234,11 +281,24 @@ class RoomStatsEstimator:
                 return
             pos = position if position is not None else len(room.waiting) + 1
             mean, sd = self._model(room, pos, at)
-            room.waiting[visit_id] = (at, mean, sd)
+            room.waiting[visit_id] = (at, mean, sd, room.calls, pos)
         elif a == "call":
             joined = room.waiting.pop(visit_id, None)
             if joined is not None:
-                self._calibrate(at - joined[0], joined[1], joined[2])
+                self._calibrate(joined[4], at - joined[0], joined[1], joined[2])
+                if joined[2] > 0:
+                    ahead = room.calls - joined[3] - (joined[4] - 1)
+                    decay = self.settings.ahead_decay
+                    room.ahead_n = room.ahead_n * decay + max(ahead, 0)
+                    room.ahead_s = room.ahead_s * decay + (at - joined[0])
+            room.calls += 1
+            local = self._local(at)
+            day = int(local // 86400)
+            if day != room.last_call_day:
+                room.last_call_day = day
+                room.openings.append(local % 86400)
+                ordered = sorted(room.openings)
+                room.opening_s = ordered[len(ordered) // 2]
             if room.frees:
                 gap = at - room.frees.popleft()
                 room.gap_n += 1
@@ -252,7 +312,7 @@ class RoomStatsEstimator:
                     room.frees.append(at)
             if a == "miss":
                 # Back in line: counted as waiting, but a re-wait is not used to calibrate.
-                room.waiting[visit_id] = (at, 0.0, 0.0)
+                room.waiting[visit_id] = (at, 0.0, 0.0, room.calls, 0)
             elif a == "no_show":
                 room.waiting.pop(visit_id, None)
         elif a in ("hold", "cancel"):
@@ -270,7 +330,7 @@ class RoomStatsEstimator:
         if len(room.recent.samples) > s.window:
             room.recent.samples.popleft()
         room.recent.refresh(at - s.horizon_s)
-        hour = self._hour_of(at)
+        hour = int(self._local(at) % 86400 // 3600)
         hour_stats = room.by_hour.get(hour)
         if hour_stats is None:
             hour_stats = room.by_hour[hour] = _Cycles(deque(maxlen=s.hour_window))
@@ -278,14 +338,18 @@ class RoomStatsEstimator:
         hour_stats.refresh(-math.inf)
         self._combine(room, hour)
 
-    def _calibrate(self, actual: float, mean: float, sd: float) -> None:
+    def _calibrate(self, position: int, actual: float, mean: float, sd: float) -> None:
         if sd <= 0:
             return
-        self._z.append((actual - mean) / sd)
-        if len(self._z) >= self.settings.calibration_min:
-            zs = sorted(self._z)
-            n = len(zs) - 1
-            self._zq = tuple(zs[round(q * n)] for q in (0.10, 0.50, 0.90, 0.95))  # type: ignore[assignment]
+        band = _band(position)
+        zs = self._z[band]
+        zs.append((actual - mean) / sd)
+        if len(zs) >= self.settings.calibration_min:
+            ordered = sorted(zs)
+            n = len(ordered) - 1
+            levels = (0.10, 0.50, 0.90, self.settings.bound_quantile)
+            q10, q50, q90, q95 = (ordered[round(q * n)] for q in levels)
+            self._zq[band] = (q10, q50, q90, q95)
 
     # ------------------------------------------------------------------ forecasts
 
@@ -316,9 +380,22 @@ class RoomStatsEstimator:
                 heapq.heapreplace(heap, heap[0] + cycle)
             first = mean = heap[0]
             q = (position - 1) // k
-        cycles_ahead = (position - 1) / k
+        # Before the room's first call of the day nobody is called: wait for it to open.
+        if room.opening_s is not None:
+            local = self._local(now)
+            if int(local // 86400) != room.last_call_day and local % 86400 < room.opening_s:
+                delay = room.opening_s - local % 86400
+                mean += delay
+                first += delay
+        # Others who will get ahead meanwhile (priority patients, missed calls put back) slow
+        # the line down: each takes a cycle of one desk.
+        rate = room.ahead_n / (room.ahead_s + self.settings.ahead_prior_s)
+        slow = 1.0 / (1.0 - min(rate * cycle / k, 0.5))
+        mean *= slow
+        first *= slow
+        cycles_ahead = (position - 1) / k * slow
         var = (
-            0.5 * first * first
+            first * first
             + cycles_ahead * v / k
             + (cycles_ahead**2) * room.se2
             + (self.settings.drift * mean) ** 2
@@ -339,11 +416,11 @@ class RoomStatsEstimator:
     def forecast(self, room_id: str, position: int, now: float) -> WaitForecast:
         """Forecast for the patient at `position` (1 = next) in `room_id` at time `now`."""
         room = self._room(room_id)
-        hour = self._hour_of(now)
+        hour = int(self._local(now) % 86400 // 3600)
         if hour != room.m_hour and hour in room.by_hour:
             self._combine(room, hour)
         mean, sd = self._model(room, max(1, position), now)
-        z10, z50, z90, z95 = self._zq
+        z10, z50, z90, z95 = self._zq[_band(position)]
         # The median of the calibrated errors moves the point forecast (a smaller absolute
         # error than the mean for these skewed waits); a cold room keeps the plain
         # position x average / staff.
@@ -367,4 +444,4 @@ class RoomStatsEstimator:
         return len(room.waiting) if room else 0
 
 
-__all__ = ["EstimatorSettings", "RoomStatsEstimator", "WaitForecast", "local_hour"]
+__all__ = ["EstimatorSettings", "RoomStatsEstimator", "WaitForecast", "local_clock"]

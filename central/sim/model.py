@@ -179,6 +179,17 @@ class Simulation:
             self._at(arrive, self._arrive, visit, arrive > booked)
         self._at(self.close_by, self._close)
 
+    def every(self, interval_s: float, fn: Callable[[float], None]) -> None:
+        """Call `fn(t)` every `interval_s` from opening until the day is cut off (for
+        observers that look at the queues at set times)."""
+
+        def tick() -> None:
+            fn(self.now)
+            if self.now + interval_s < self.close_by:
+                self._at(self.now + interval_s, tick)
+
+        self._at(self.opens_at, tick)
+
     def run(self) -> int:
         """Book the visits and play the day to the end; returns the number of events run."""
         self.book()
