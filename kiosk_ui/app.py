@@ -154,7 +154,7 @@ def build_station(config: KioskConfig) -> StationScreenApp:
             model.feed_map(payload)
 
     map_feed.message.connect(dispatch)
-    window = StationWindow(model)
+    window = StationWindow(model, config.orientation)
     return StationScreenApp(config, model, screen_feed, map_feed, window)
 
 

@@ -15,19 +15,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PyQt6.QtWidgets import QApplication, QWidget
 
 from kiosk_ui import demo
-from kiosk_ui.app import LANDSCAPE, make_qapp
+from kiosk_ui.app import LANDSCAPE, PORTRAIT, make_qapp
 from kiosk_ui.models.announcements import AnnouncementModel
 from kiosk_ui.models.board import BoardModel
 from kiosk_ui.models.station import StationModel
 from kiosk_ui.views.board import RoomBoardWindow
 from kiosk_ui.views.station import StationWindow
+from kiosk_ui.views.widgets import Clock
 from protocol.codec import encode
 from protocol.messages import ScreenKind
 
 
 def settle(app: QApplication, window: QWidget) -> None:
     """Lay out and paint everything pending."""
-    window.resize(LANDSCAPE)
+    window.resize(PORTRAIT if window.property("portrait") else LANDSCAPE)
+    for clock in window.findChildren(Clock):
+        clock.freeze(demo.NOW)
     window.show()
     for _ in range(3):
         app.processEvents()
@@ -40,6 +43,7 @@ def board_window(
     offline: bool = False,
     flash: bool = False,
     calling: int | None = 101,
+    orientation: str = "landscape",
 ) -> RoomBoardWindow:
     """A room board fed with the demo room."""
     clock = [0.0]
@@ -50,7 +54,8 @@ def board_window(
     if snapshot:
         board.feed_snapshot(encode(demo.snapshot(1, calling=calling)))
     calls = AnnouncementModel(demo.ROOM_ID, flash_s=60)
-    window = RoomBoardWindow(board, calls)
+    window = RoomBoardWindow(board, calls, orientation)
+    window.setProperty("portrait", orientation == "portrait")
     if flash:
         calls.feed(encode(demo.call(calling or 101)))
     if offline:
@@ -61,12 +66,18 @@ def board_window(
 
 
 def station_window(
-    language: str, kind: ScreenKind | None, *, offline: bool = False, down: bool = False
+    language: str,
+    kind: ScreenKind | None,
+    *,
+    offline: bool = False,
+    down: bool = False,
+    orientation: str = "landscape",
 ) -> StationWindow:
     """A station screen showing `kind` (None: the daemon is not there)."""
     model = StationModel(demo.STATION_ID, language=language, down_after_s=0.001)
     model.feed_map(encode(demo.directory_map()))
-    window = StationWindow(model)
+    window = StationWindow(model, orientation)
+    window.setProperty("portrait", orientation == "portrait")
     if down:
         model.set_feed_up(False)
         model._went_down()  # what the down timer does, without waiting for it
@@ -91,6 +102,10 @@ def screens(language: str = "en") -> dict[str, Callable[[], QWidget]]:
         "station-unknown-card": lambda: station_window(language, "unknown_card"),
         "station-visit-finished": lambda: station_window(language, "visit_finished"),
         "station-down": lambda: station_window(language, None, down=True),
+        "portrait-room-board": lambda: board_window(language, orientation="portrait"),
+        "portrait-station-checked-in": lambda: station_window(
+            language, "checked_in", orientation="portrait"
+        ),
     }
 
 

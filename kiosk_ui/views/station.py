@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QPainter, QPaintEvent, QPen
-from PyQt6.QtWidgets import QHBoxLayout, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk_ui.models import text
 from kiosk_ui.models.station import STATION_DOWN, StationModel
@@ -38,7 +45,9 @@ class CalmIcon(QWidget):
 class StationWindow(QWidget):
     """Wires StationModel to four pages; nothing here decides what to say."""
 
-    def __init__(self, model: StationModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: StationModel, orientation: str = "landscape", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.model = model
         lang = model.language
@@ -82,10 +91,14 @@ class StationWindow(QWidget):
         rl = QVBoxLayout(self.result)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.setSpacing(20)
-        cols = QHBoxLayout()
-        cols.setSpacing(32)
+        # Landscape: number | route | QR and notes. Portrait: number and QR side by side, the
+        # route below across the full width.
+        portrait = orientation == "portrait"
+        cols = QGridLayout()
+        cols.setHorizontalSpacing(24 if portrait else 32)
+        cols.setVerticalSpacing(24)
         left = frame("panel", self.result)
-        left.setFixedWidth(560)
+        left.setFixedWidth(540 if portrait else 560)
         ll = QVBoxLayout(left)
         ll.setContentsMargins(36, 16, 36, 16)
         ll.setSpacing(4)
@@ -100,7 +113,7 @@ class StationWindow(QWidget):
         ll.addWidget(self.standing)
         ll.addStretch(1)
         ll.addWidget(self.room)
-        cols.addWidget(left)
+        cols.addWidget(left, 0, 0)
 
         middle = QVBoxLayout()
         middle.setSpacing(12)
@@ -118,11 +131,16 @@ class StationWindow(QWidget):
         middle.addWidget(self.way_heading)
         middle.addWidget(self.floor_map, 1)
         middle.addWidget(self.steps_box)
-        cols.addLayout(middle, 1)
+        if portrait:
+            cols.addLayout(middle, 1, 0, 1, 2)
+            cols.setRowStretch(1, 1)
+        else:
+            cols.addLayout(middle, 0, 1)
+            cols.setColumnStretch(1, 1)
 
         right = QVBoxLayout()
         right.setSpacing(16)
-        self.qr = QrCode(self.result, 300)
+        self.qr = QrCode(self.result, 240)
         self.qr_caption = BiLabel("small", "small2", self.result, Align.AlignCenter)
         self.qr_caption.set(text.bilingual(text.ON_YOUR_PHONE, lang))
         self.note = frame("note", self.result)
@@ -138,7 +156,7 @@ class StationWindow(QWidget):
         right.addWidget(self.qr_caption)
         right.addWidget(self.note)
         right.addStretch(1)
-        cols.addLayout(right)
+        cols.addLayout(right, 0, 1 if portrait else 2)
         rl.addLayout(cols, 1)
         self.pages.addWidget(self.result)
 

@@ -78,6 +78,11 @@ class Clock(QLabel):
         """Show the current time."""
         self.setText(clock_text(datetime.now().astimezone()))
 
+    def freeze(self, when: datetime) -> None:
+        """Show `when` and stop ticking (screenshots that should not change from run to run)."""
+        self._timer.stop()
+        self.setText(clock_text(when))
+
 
 def frame(name: str, parent: QWidget | None = None) -> QFrame:
     """A styled panel (`panel`, `banner`, `note`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from PyQt6.QtCore import QPoint, QSize
+from PyQt6.QtCore import QPoint, QRect, QSize
 from PyQt6.QtGui import QFontInfo, QFontMetrics, QImage, QTextLayout
 from PyQt6.QtWidgets import QLabel, QWidget
 
@@ -23,12 +23,13 @@ from protocol.codec import encode
 pytestmark = pytest.mark.qt
 
 FULL_HD = QSize(1920, 1080)
+PORTRAIT = QSize(1080, 1920)
 ALL_SCREENS = list(screens("en"))
 
 
 def show(qtbot, window: QWidget) -> QWidget:
     qtbot.addWidget(window)
-    window.resize(FULL_HD)
+    window.resize(PORTRAIT if window.property("portrait") else FULL_HD)
     window.show()
     qtbot.waitExposed(window)
     return window
@@ -80,7 +81,8 @@ def label_colours(image: QImage, window: QWidget, label: QLabel, step: int = 2):
 @pytest.mark.parametrize("name", ALL_SCREENS)
 def test_screen_fits_1080p_and_text_is_large_and_high_contrast(qtbot, name):
     window = show(qtbot, screens("en")[name]())
-    assert window.size() == FULL_HD, f"{name} needs {window.minimumSizeHint()}"
+    expected = PORTRAIT if window.property("portrait") else FULL_HD
+    assert window.size() == expected, f"{name} needs {window.minimumSizeHint()}"
     image = window.grab().toImage()
     labels = visible_labels(window)
     assert labels
@@ -90,6 +92,27 @@ def test_screen_fits_1080p_and_text_is_large_and_high_contrast(qtbot, name):
         bg, fg, _rows = label_colours(image, window, label)
         ratio = contrast(fg, bg)
         assert ratio >= 7.0, f"{name}: {label.text()!r} {fg} on {bg} is only {ratio:.1f}:1"
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "ja"])
+@pytest.mark.parametrize("name", ALL_SCREENS)
+def test_no_text_is_squeezed_or_overlaps(qtbot, name, language):
+    window = show(qtbot, screens(language)[name]())
+    rects = []
+    for label in visible_labels(window):
+        origin = label.mapTo(window, QPoint(0, 0))
+        rects.append((QRect(origin, label.size()), label.text()))
+        if label.property("role") in theme.KEY_NUMBER_ROLES:
+            continue  # compact on purpose; the key-number test checks they are not clipped
+        need = (
+            label.heightForWidth(label.width()) if label.wordWrap() else label.sizeHint().height()
+        )
+        assert label.height() >= need - 1, f"{name}/{language}: {label.text()!r} is squeezed"
+        if not label.wordWrap():
+            assert label.width() >= label.sizeHint().width() - 1, f"{label.text()!r} is cut"
+    for i, (a, ta) in enumerate(rects):
+        for b, tb in rects[i + 1 :]:
+            assert not a.intersects(b), f"{name}/{language}: {ta!r} overlaps {tb!r}"
 
 
 @pytest.mark.parametrize(
