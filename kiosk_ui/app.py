@@ -193,30 +193,37 @@ def run(config: KioskConfig, *, exit_after_first_frame: bool = False) -> int:
         log.info("kiosk.metrics host=%s port=%d", config.http.host, config.http.port)
 
     # Python only runs signal handlers between Qt events; a slow timer lets it in.
-    signal.signal(signal.SIGTERM, lambda *_: app.quit())
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: app.quit())
     tick = QTimer()
-    tick.start(250)
     tick.timeout.connect(lambda: None)
-
-    window.resize(screen_size(config))
-    if config.fullscreen:
-        window.showFullScreen()
-    else:
-        window.show()
-    kiosk.start()
-    if exit_after_first_frame:
-        app.processEvents()
-        window.repaint()
-        print(f"first_frame_ms={(time.perf_counter() - started) * 1000:.1f}", flush=True)
+    tick.start(250)
+    try:
+        window.resize(screen_size(config))
+        if config.fullscreen:
+            window.showFullScreen()
+        else:
+            window.show()
+        kiosk.start()
+        if exit_after_first_frame:
+            app.processEvents()
+            window.repaint()
+            print(f"first_frame_ms={(time.perf_counter() - started) * 1000:.1f}", flush=True)
+            status = 0
+        else:
+            log.info("kiosk.started mode=%s", "room" if isinstance(kiosk, RoomBoard) else "station")
+            status = app.exec()
+        log.info("kiosk.stopping status=%d", status)
+    finally:
+        tick.stop()
         kiosk.stop()
-        return 0
-    log.info("kiosk.started mode=%s", "room" if isinstance(kiosk, RoomBoard) else "station")
-    status = app.exec()
-    log.info("kiosk.stopping status=%d", status)
-    kiosk.stop()
-    log.info("kiosk.stopped")
+        window.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("kiosk.stopped")
     if failure:
         print(f"nfc-hospital kiosk: {failure[0]}", file=sys.stderr)
+        log.error("kiosk.exit reason=%s", failure[0])
         return exit_code(failure[0])
     return status

@@ -50,3 +50,22 @@ def test_screenshots_command_writes_full_hd_pngs(qapp, tmp_path, capsys):
     assert all(f.name.endswith("-ja.png") for f in files)
     image = QImage(str(tmp_path / "station-checked-in-ja.png"))
     assert (image.width(), image.height()) == (1920, 1080)
+
+
+@pytest.mark.qt
+def test_a_dead_mqtt_link_ends_the_kiosk_non_zero(qapp, tmp_path, capsys):
+    from kiosk_ui.app import run
+    from kiosk_ui.config import KioskConfig
+    from protocol.settings import MqttSettings
+
+    # A CA file that does not exist makes the link fail inside its thread, as a broken
+    # install would: the kiosk must exit non-zero (systemd restarts it), not sit there blank.
+    config = KioskConfig(
+        room_id="r1",
+        fullscreen=False,
+        speech="off",
+        cache_dir=tmp_path,
+        mqtt=MqttSettings(port=1, tls_ca_file=tmp_path / "missing-ca.pem"),
+    )
+    assert run(config) == 1
+    assert "MQTT link died" in capsys.readouterr().err
