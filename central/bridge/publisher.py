@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from central.api.ws import Hub
@@ -158,18 +157,20 @@ class ChangePublisher:
                 self._idle.set()
 
     async def _publish_round(self, p: _Pending) -> None:
-        sends: list[Awaitable[None]] = []
+        # (kind, topic, payload, retain): coroutines are made only when sent, so a round
+        # cancelled half-way leaves none behind un-awaited.
+        sends: list[tuple[str, str, bytes, bool]] = []
         # Calls first: they are what a patient in the waiting area is listening for.
         for call in p.calls:
             data = encode(call)
             self._hub.publish("calls", "call", data.decode())
-            sends.append(self._send("call", self._topics.room(call.room_id, "call"), data, False))
+            sends.append(("call", self._topics.room(call.room_id, "call"), data, False))
         snaps = await asyncio.to_thread(self._snapshots, sorted(p.rooms))
         for snap in snaps:
             data = self._cache.encode(snap)
             text = data.decode()
             self._hub.publish_room(snap.room_id, snap.version, text)
-            sends.append(self._send("snapshot", self._topics.room(snap.room_id, "queue"), data))
+            sends.append(("snapshot", self._topics.room(snap.room_id, "queue"), data, True))
         for station_id in sorted(p.leases):
             try:
                 lease, more = await asyncio.to_thread(self._engine.lease, station_id)
@@ -179,19 +180,19 @@ class ChangePublisher:
             if not more.empty:
                 self.submit(more)
             topic = self._topics.station(station_id, "lease")
-            sends.append(self._send("lease", topic, encode(lease)))
+            sends.append(("lease", topic, encode(lease), True))
         if p.rooms_directory:
             doc = await asyncio.to_thread(self._engine.directory_rooms)
-            sends.append(self._send("directory", self._topics.directory("rooms"), encode(doc)))
+            sends.append(("directory", self._topics.directory("rooms"), encode(doc), True))
         if p.cards:
             cards = await asyncio.to_thread(self._engine.directory_cards)
-            sends.append(self._send("directory", self._topics.directory("cards"), encode(cards)))
+            sends.append(("directory", self._topics.directory("cards"), encode(cards), True))
         if p.config:
             conf = await asyncio.to_thread(self._engine.directory_config, self._phone_page_url)
-            sends.append(self._send("directory", self._topics.directory("config"), encode(conf)))
+            sends.append(("directory", self._topics.directory("config"), encode(conf), True))
         # Each publish hands its packet to paho before its first await, so gathering keeps
         # the wire order while the PUBACKs come back in parallel.
-        await asyncio.gather(*sends)
+        await asyncio.gather(*(self._send(*item) for item in sends))
 
     def _snapshots(self, room_ids: list[str]) -> list[RoomQueueSnapshot]:
         out = []

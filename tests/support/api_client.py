@@ -40,6 +40,8 @@ async def api_client(engine: Engine, sample: SampleHospital) -> AsyncIterator[Ap
             try:
                 yield ApiWorld(client, engine, sample, ctx)
             finally:
+                # Let a round in flight finish its database reads before the engine closes.
+                await publisher.flush(10)
                 task.cancel()
     finally:
         await client.close()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -161,3 +164,67 @@ async def start_link(
     await asyncio.wait_for(link.connected.wait(), limit_s)
     await asyncio.wait_for(link.subscribed.wait(), limit_s)
     return task
+
+
+class CentralProcess:
+    """`nfc-hospital central --config FILE` as a child process the test can SIGKILL/SIGTERM."""
+
+    def __init__(self, config: CentralConfig, workdir: Path) -> None:
+        from protocol.config import render_config
+        from tests.support.ports import free_port
+
+        self.port = free_port()
+        data = config.model_copy(
+            update={"http": config.http.model_copy(update={"port": self.port})}
+        )
+        self.config_path = workdir / "central.toml"
+        self.config_path.write_text(render_config(data), encoding="utf-8")
+        self.log_path = workdir / "central.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nfc_hospital", "central", "--config", str(self.config_path)],
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+
+    async def wait_ready(self, limit_s: float = 30.0) -> None:
+        """Until /healthz says the database and the broker are both reachable."""
+        import aiohttp
+
+        async with asyncio.timeout(limit_s), aiohttp.ClientSession() as http:
+            while True:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise AssertionError(f"central exited early:\n{self.log()}")
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as resp:
+                        body = await resp.json()
+                        if body["status"] == "ok":
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown step runs."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def terminate(self, limit_s: float = 30.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=limit_s)
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def close(self) -> None:
+        self.kill()
