@@ -6,17 +6,35 @@ under a transaction-scoped advisory lock, so one migrates and the others find it
 
 from __future__ import annotations
 
+import contextlib
+from importlib import import_module
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6E666368  # "nfch"
+
+
+# Other parts of central keep their tables in their own MetaData but migrate through this one
+# Alembic history; autogenerate must see them or it would propose dropping them.
+OTHER_METADATA = (("central.auth.tables", "auth_metadata"),)
+
+
+def all_metadata() -> list[MetaData]:
+    """Every MetaData whose tables live in central's database."""
+    from central.store.schema import metadata
+
+    found = [metadata]
+    for module, name in OTHER_METADATA:
+        with contextlib.suppress(ImportError, AttributeError):
+            found.append(getattr(import_module(module), name))
+    return found
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
