@@ -128,13 +128,19 @@ def directory_rooms(version: int = 1) -> DirectoryRooms:
 
 
 def snapshot(
-    version: int = 1, *, room_id: str = ROOM_ID, calling: int | None = 101, waiting: int = 9
+    version: int = 1,
+    *,
+    room_id: str = ROOM_ID,
+    calling: int | None = 101,
+    waiting: int = 9,
+    desk: str | None = None,
 ) -> RoomQueueSnapshot:
     """A busy room: one called, `waiting` in line."""
     first = (calling or 100) + 1
 
     def entry(i: int, ticket: int, state: str, position: int | None) -> QueueEntry:
         return QueueEntry(
+            desk=desk if state == "CALLED" else None,
             visit_id=f"v{ticket}",
             ticket_number=ticket,
             masked_name=_NAMES[i % len(_NAMES)],
@@ -157,16 +163,19 @@ def snapshot(
     )
 
 
-def call(ticket: int = 101, *, room_id: str = ROOM_ID) -> CallAnnouncement:
+def call(
+    ticket: int = 101, *, room_id: str = ROOM_ID, desk: str | None = None, at: datetime = NOW
+) -> CallAnnouncement:
     """A first call of `ticket`."""
     return CallAnnouncement(
+        desk=desk,
         announcement_id=uuid.uuid4(),
         room_id=room_id,
         room_name=ROOM_NAME,
         ticket_number=ticket,
         masked_name="김*수",
         call_count=1,
-        called_at=NOW,
+        called_at=at,
     )
 
 

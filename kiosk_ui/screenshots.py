@@ -7,6 +7,7 @@ documents (`kiosk_ui.demo`), so a screenshot shows exactly what a kiosk would.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def board_window(
     offline: bool = False,
     flash: bool = False,
     calling: int | None = 101,
+    desk: str | None = None,
     orientation: str = "landscape",
 ) -> RoomBoardWindow:
     """A room board fed with the demo room."""
@@ -52,12 +54,13 @@ def board_window(
     )
     board.feed_rooms(encode(demo.directory_rooms()))
     if snapshot:
-        board.feed_snapshot(encode(demo.snapshot(1, calling=calling)))
+        board.feed_snapshot(encode(demo.snapshot(1, calling=calling, desk=desk)))
     calls = AnnouncementModel(demo.ROOM_ID, flash_s=60)
     window = RoomBoardWindow(board, calls, orientation)
     window.setProperty("portrait", orientation == "portrait")
     if flash:
-        calls.feed(encode(demo.call(calling or 101)))
+        later = demo.NOW + timedelta(seconds=5)
+        calls.feed(encode(demo.call(calling or 101, desk=desk, at=later)))
     if offline:
         board.last_arrival = demo.NOW
         clock[0] = 3600.0
@@ -92,7 +95,7 @@ def screens(language: str = "en") -> dict[str, Callable[[], QWidget]]:
     """Every screen worth a screenshot, by name, as a function building its window."""
     return {
         "room-board": lambda: board_window(language),
-        "room-board-called": lambda: board_window(language, flash=True, calling=118),
+        "room-board-called": lambda: board_window(language, flash=True, calling=118, desk="2"),
         "room-board-offline": lambda: board_window(language, offline=True),
         "room-board-empty": lambda: board_window(language, calling=None, snapshot=False),
         "station-idle": lambda: station_window(language, "idle"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from kiosk_ui.models.text import Bilingual
 from protocol.base import LocalizedText
 from protocol.codec import decode
 from protocol.errors import DecodeError
-from protocol.messages import DirectoryRooms, QueueEntry, RoomQueueSnapshot
+from protocol.messages import CallAnnouncement, DirectoryRooms, QueueEntry, RoomQueueSnapshot
 
 log = logging.getLogger("nfch.kiosk.board")
 
@@ -38,6 +39,15 @@ NAME_ROLE = Qt.ItemDataRole.UserRole + 2
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Calling:
+    """What the 'now calling' panel shows."""
+
+    ticket: str
+    masked_name: str
+    desk: Bilingual | None
 
 
 class WaitingListModel(QAbstractListModel):
@@ -224,19 +234,25 @@ class BoardModel(QObject):
             return Bilingual(self.room_id, "")
         return self._bi(self.room_name)
 
-    def calling(self) -> tuple[str, str] | None:
-        """(ticket number, masked name) of the patient called most recently, if any."""
+    def calling(self, announced: CallAnnouncement | None = None) -> Calling | None:
+        """The call to show: the snapshot's most recent one, or `announced` if that is newer.
+
+        An announcement often arrives before the snapshot that lists it; both carry central's
+        clock (`called_at`, `generated_at`), so they compare without trusting ours.
+        """
+        if announced is not None and announced.room_id == self.room_id:
+            if self.snapshot is None or announced.called_at > self.snapshot.generated_at:
+                return Calling(
+                    str(announced.ticket_number), announced.masked_name, self._desk(announced.desk)
+                )
         if self.snapshot is None or not self.snapshot.now_calling:
             return None
         # The most recent call is the one to read from afar; central lists them oldest first.
         e = self.snapshot.now_calling[-1]
-        return str(e.ticket_number), e.masked_name
+        return Calling(str(e.ticket_number), e.masked_name, self._desk(e.desk))
 
-    def calling_desk(self) -> str | None:
-        """The desk or bed of the most recent call, when the room has several."""
-        if self.snapshot is None or not self.snapshot.now_calling:
-            return None
-        return self.snapshot.now_calling[-1].desk
+    def _desk(self, desk: str | None) -> Bilingual | None:
+        return self._bi(text.desk_text(desk)) if desk else None
 
     def status_line(self) -> Bilingual | None:
         """Why no one is called: closed, or nobody yet."""

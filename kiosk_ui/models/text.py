@@ -129,6 +129,11 @@ def count_text(n: int) -> LocalizedText:
     return T(f"{n}명", f"{n}", f"{n} 人", f"{n} 名")
 
 
+def desk_text(desk: str) -> LocalizedText:
+    """Where to go inside the room: '2번 창구 / Desk 2'."""
+    return T(f"{desk}번 창구", f"Desk {desk}", f"{desk} 号窗口", f"{desk} 番窓口")
+
+
 def clock_text(when: datetime) -> str:
     """HH:MM in the kiosk's local time."""
     return when.astimezone().strftime("%H:%M")

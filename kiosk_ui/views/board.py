@@ -102,6 +102,9 @@ class RoomBoardWindow(QWidget):
         self.calling_number.setAlignment(Align.AlignCenter)
         self.calling_name = role_label("calling_name", parent=self.calling_panel)
         self.calling_name.setAlignment(Align.AlignCenter)
+        self.calling_desk = BiLabel(
+            "heading", "heading2", self.calling_panel, Align.AlignCenter, inline=True
+        )
         self.calling_status = BiLabel(
             "headline", "headline2", self.calling_panel, Align.AlignCenter
         )
@@ -109,6 +112,7 @@ class RoomBoardWindow(QWidget):
         cp.addStretch(1)
         cp.addWidget(self.calling_number)
         cp.addWidget(self.calling_name)
+        cp.addWidget(self.calling_desk, 0, Align.AlignHCenter)
         cp.addWidget(self.calling_status)
         cp.addStretch(1)
         body.addWidget(self.calling_panel, 3)
@@ -155,16 +159,14 @@ class RoomBoardWindow(QWidget):
         b = self.board
         self.title.set(b.title())
         self.waiting_view.refresh()
-        call = b.calling()
-        if self.calls.flashing and self.calls.current is not None:
-            # The announcement can beat the snapshot; show the number being announced.
-            call = (str(self.calls.current.ticket_number), self.calls.current.masked_name)
+        call = b.calling(self.calls.current)
         status = b.status_line() if call is None else None
         self.calling_number.setVisible(call is not None)
         self.calling_name.setVisible(call is not None)
         if call is not None:
-            self.calling_number.setText(call[0])
-            self.calling_name.setText(call[1])
+            self.calling_number.setText(call.ticket)
+            self.calling_name.setText(call.masked_name)
+        self.calling_desk.set(call.desk if call is not None else None)
         self.calling_status.set(status)
         self.wait_value.set(b.wait_text())
         self.served_value.set(b.served_text())

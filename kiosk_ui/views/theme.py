@@ -31,7 +31,7 @@ MAP_END = "#7CE0A3"
 SIZES: dict[str, tuple[int, int]] = {
     "huge": (300, 700),  # the called number on a room board
     "ticket": (200, 700),  # the patient's number on a station
-    "calling_name": (110, 700),
+    "calling_name": (104, 700),
     "headline": (104, 700),
     "headline2": (60, 400),
     "title": (72, 700),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def test_a_call_flashes_and_is_announced_once(
     flashes: list[bool] = []
     kiosk.calls.flashChanged.connect(flashes.append)
 
-    call = demo.call(118)
+    call = demo.call(118, at=demo.NOW + timedelta(seconds=10))
     central.publish(call_topic, encode(call))
     qtbot.waitUntil(lambda: len(kiosk.announcer.reports) == 1, timeout=10000)
     assert w.calling_number.text() == "118"  # shown at once, before the snapshot says so
@@ -187,7 +188,7 @@ def test_a_call_flashes_and_is_announced_once(
     central.publish(call_topic, encode(call))
     central.publish(call_topic, encode(demo.call(7, room_id="other-room")))
     central.publish(call_topic, b"{}")
-    second = demo.call(119)
+    second = demo.call(119, at=demo.NOW + timedelta(seconds=20))
     central.publish(call_topic, encode(second))
     qtbot.waitUntil(lambda: len(kiosk.announcer.reports) == 2, timeout=10000)
     assert [r.ticket_number for r in kiosk.announcer.reports] == [118, 119]

@@ -56,9 +56,9 @@ def test_newer_snapshot_replaces_and_older_is_ignored_and_counted(qapp):
     stale = counter_value(STALE_MESSAGES, kind="snapshot")
     assert not board.feed_snapshot(encode(demo.snapshot(4, calling=119)))
     assert counter_value(STALE_MESSAGES, kind="snapshot") == stale + 1
-    assert board.calling() == ("120", "김*수")
+    assert board.calling().ticket == "120"
     assert board.feed_snapshot(encode(demo.snapshot(6, calling=121)))
-    assert board.calling() == ("121", "김*수")
+    assert board.calling().ticket == "121"
     assert changes == [5, 6]
 
 
@@ -126,7 +126,7 @@ def test_cached_snapshot_is_shown_after_a_restart(qapp, tmp_path):
     board2.start()
     assert board2.snapshot is not None
     assert board2.snapshot.version == 7
-    assert board2.calling() == ("130", "김*수")
+    assert board2.calling().ticket == "130"
     assert board2.title().primary == demo.ROOM_NAME.ko
     assert board2.last_arrival == ARRIVED
     assert not board2.offline  # grace period to connect first
@@ -160,6 +160,25 @@ def test_room_name_from_directory_and_languages(qapp):
     ko_only.feed_snapshot(encode(demo.snapshot(1, waiting=3)))
     assert ko_only.wait_text().primary == "예상 대기 약 15분"
     assert ko_only.wait_text().secondary == ""
+
+
+def test_a_call_newer_than_the_snapshot_is_shown_until_a_snapshot_catches_up(qapp):
+    board, _ = make_board(qapp)
+    board.feed_snapshot(encode(demo.snapshot(1, calling=101)))
+    assert board.calling().masked_name == "김*수"
+    announced = demo.call(102, desk="3", at=demo.NOW + timedelta(seconds=30))
+    shown = board.calling(announced)
+    assert shown.ticket == "102"
+    assert shown.desk.primary == "3번 창구"
+    assert shown.desk.secondary == "Desk 3"
+    older = demo.call(99, at=demo.NOW - timedelta(seconds=30))
+    assert board.calling(older).ticket == "101"
+    later = demo.snapshot(2, calling=103).model_copy(
+        update={"generated_at": demo.NOW + timedelta(seconds=60)}
+    )
+    board.feed_snapshot(encode(later))
+    assert board.calling(announced).ticket == "103"
+    assert board.calling(demo.call(5, room_id="other-room", at=later.generated_at)).ticket == "103"
 
 
 def test_status_line_when_nobody_is_called_or_closed(qapp):
