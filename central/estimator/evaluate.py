@@ -221,8 +221,7 @@ def render(result: Result) -> str:
         ratio = est.mae_s / best_mae if best_mae else float("nan")
         lines += [
             f"MAE ratio estimator / best baseline ({best_name}): {ratio:.2f}  (target <= 0.70)",
-            f"waits above the 95% bound: {100 * est.above95 / max(est.n, 1):.1f}%"
-            "  (target <= 5%)",
+            f"waits above the 95% bound: {100 * est.above95 / max(est.n, 1):.1f}%  (target <= 5%)",
             "",
         ]
     lines.append(

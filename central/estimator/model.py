@@ -44,7 +44,13 @@ class EstimatorSettings(Model):
 
     window: int = Field(default=30, ge=3, le=500, description="Recent desk cycles kept per room.")
     horizon_s: float = Field(
-        default=2 * 3600, gt=0, description="Cycles older than this are not 'recent'."
+        default=3 * 3600, gt=0, description="Cycles older than this are not 'recent'."
+    )
+    min_recent: int = Field(
+        default=12,
+        ge=0,
+        description="Cycles used even when older than the horizon (a slow room has few), if "
+        "from the last 12 hours.",
     )
     prior_weight: float = Field(
         default=4, ge=0, description="Pseudo-cycles of the prior mixed into the recent figure."
@@ -123,8 +129,13 @@ class _Cycles:
     sigma: float = 0.0
     n: int = 0
 
-    def refresh(self, since: float) -> None:
-        logs = sorted(math.log(max(d, 1.0)) for t, d in self.samples if t >= since)
+    def refresh(self, since: float, min_n: int = 0, oldest: float = -math.inf) -> None:
+        """Summarise the samples from `since` on, or at least the last `min_n` of them that
+        are newer than `oldest` (a slow room has few cycles in the horizon)."""
+        chosen = [d for t, d in self.samples if t >= since]
+        if len(chosen) < min_n:
+            chosen = [d for t, d in list(self.samples)[-min_n:] if t >= oldest]
+        logs = sorted(math.log(max(d, 1.0)) for d in chosen)
         self.n = len(logs)
         if not logs:
             return
@@ -329,7 +340,7 @@ class RoomStatsEstimator:
         room.recent.samples.append((at, duration))
         if len(room.recent.samples) > s.window:
             room.recent.samples.popleft()
-        room.recent.refresh(at - s.horizon_s)
+        room.recent.refresh(at - s.horizon_s, s.min_recent, at - 12 * 3600)
         hour = int(self._local(at) % 86400 // 3600)
         hour_stats = room.by_hour.get(hour)
         if hour_stats is None:
@@ -420,11 +431,11 @@ class RoomStatsEstimator:
         if hour != room.m_hour and hour in room.by_hour:
             self._combine(room, hour)
         mean, sd = self._model(room, max(1, position), now)
-        z10, z50, z90, z95 = self._zq[_band(position)]
-        # The median of the calibrated errors moves the point forecast (a smaller absolute
-        # error than the mean for these skewed waits); a cold room keeps the plain
-        # position x average / staff.
-        expected = max(0.0, mean + z50 * sd) if room.seen else mean
+        z10, _z50, z90, z95 = self._zq[_band(position)]
+        # The point forecast is the model mean, not shifted by the calibrated median error:
+        # that shift lowered the error a little (~7%) but made a later place in line
+        # sometimes get a shorter forecast than an earlier one, which a screen cannot show.
+        expected = mean
         low = min(max(0.0, mean + z10 * sd), expected)
         high80 = max(mean + z90 * sd, expected)
         high95 = max(mean + z95 * sd, high80)

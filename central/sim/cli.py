@@ -80,7 +80,7 @@ def main(argv: list[str], prog: str = "nfc-hospital simulate") -> int:
         except ConfigError as e:
             print(f"{prog}: {e}", file=sys.stderr)
             return 2
-        n_events = sim.run()
+        n_steps = sim.run()
         elapsed = time.perf_counter() - started
     finally:
         if log_file is not None:
@@ -91,11 +91,14 @@ def main(argv: list[str], prog: str = "nfc-hospital simulate") -> int:
         "mode": args.mode,
         "seed": config.seed,
         "service_day": config.service_day.isoformat(),
-        "events": n_events,
+        "steps": n_steps,
     }
     if args.summary:
         args.summary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if not args.quiet:
         print(render_table(data), end="")
-        print(f"\n{n_events} events simulated in {elapsed:.2f} s (seed {config.seed})")
+        print(
+            f"\n{data['events']} events ({n_steps} simulation steps) in {elapsed:.2f} s "
+            f"(seed {config.seed})"
+        )
     return 0

@@ -40,8 +40,10 @@ class Summary:
         self._seen: set[str] = set()
         self.first_t: float | None = None
         self.last_t = 0.0
+        self.events = 0
 
     def on_event(self, e: SimEvent) -> None:
+        self.events += 1
         if self.first_t is None:
             self.first_t = e.t
         self.last_t = e.t
@@ -96,6 +98,7 @@ class Summary:
                 "max_queue": r.max_waiting,
             }
         return {
+            "events": self.events,
             "visits": {
                 "total": len(self._seen),
                 "finished": self.visits[ev.FINISH],
