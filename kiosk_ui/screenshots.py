@@ -7,8 +7,8 @@ documents (`kiosk_ui.demo`), so a screenshot shows exactly what a kiosk would.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

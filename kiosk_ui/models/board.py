@@ -240,11 +240,14 @@ class BoardModel(QObject):
         An announcement often arrives before the snapshot that lists it; both carry central's
         clock (`called_at`, `generated_at`), so they compare without trusting ours.
         """
-        if announced is not None and announced.room_id == self.room_id:
-            if self.snapshot is None or announced.called_at > self.snapshot.generated_at:
-                return Calling(
-                    str(announced.ticket_number), announced.masked_name, self._desk(announced.desk)
-                )
+        if (
+            announced is not None
+            and announced.room_id == self.room_id
+            and (self.snapshot is None or announced.called_at > self.snapshot.generated_at)
+        ):
+            return Calling(
+                str(announced.ticket_number), announced.masked_name, self._desk(announced.desk)
+            )
         if self.snapshot is None or not self.snapshot.now_calling:
             return None
         # The most recent call is the one to read from afar; central lists them oldest first.
