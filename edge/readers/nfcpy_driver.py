@@ -32,6 +32,8 @@ from edge.readers.threaded import Emit, run_worker_thread
 from protocol.messages import ReaderHealth
 
 log = logging.getLogger(__name__)
+# nfcpy logs every discovered target, UID included, at debug level; it keeps its "nfc" logger
+# at INFO itself, and a station must not lower it (tests check no UID reaches the log).
 
 _TECHNOLOGY: dict[str, Technology] = {
     "106A": "iso14443a",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import time
 from typing import Any, ClassVar
 
@@ -69,7 +70,8 @@ async def test_felica_card_is_read_once_while_it_stays_and_again_after_it_return
     assert reader.health().status == "disconnected"  # stopped
 
 
-async def test_type2_card_with_a_seven_byte_uid_is_read():
+async def test_type2_card_with_a_seven_byte_uid_is_read_and_never_logged(caplog):
+    caplog.set_level(logging.DEBUG)
     port = free_port()
     card = Type2Emulator(port, NTAG_UID)
     card.start()
@@ -82,6 +84,8 @@ async def test_type2_card_with_a_seven_byte_uid_is_read():
         card.close()
     assert isinstance(result, CardRead)
     assert (result.uid, result.technology) == ("04A1B2C3D4E5F6", "iso14443a")
+    assert caplog.records  # the driver did log (health), just never the UID
+    assert "04a1b2c3d4e5f6" not in caplog.text.lower()
 
 
 async def test_card_pulled_away_mid_read_gives_a_failure_and_no_read():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -63,7 +64,8 @@ def _errors(reader: str, reason: str) -> float:
     )
 
 
-async def test_inserted_card_is_read_and_read_again_after_reinsertion(pcscd, card):
+async def test_inserted_card_is_read_and_read_again_after_reinsertion(pcscd, card, caplog):
+    caplog.set_level(logging.DEBUG)
     reader = _reader()
     async with running(reader) as got:
         await wait_until(lambda: reader.health().status == "ok")
@@ -83,6 +85,7 @@ async def test_inserted_card_is_read_and_read_again_after_reinsertion(pcscd, car
         assert isinstance(second, CardRead)
         assert second.uid == first.uid
     assert card.uid_requests == 2
+    assert UID.hex() not in caplog.text.lower()
 
 
 async def test_card_answering_get_data_with_an_error_status_is_a_failure(pcscd):
