@@ -19,10 +19,10 @@ import time
 from collections.abc import Sequence
 
 from edge.config import EdgeConfig
-from edge.metrics import BAD_MESSAGES, EVENTS_SENT, MQTT_CONNECTED
+from edge.metrics import BAD_MESSAGES, EVENTS_SENT, MQTT_CONNECTED, STALE_DOCUMENTS
 from edge.station import Station
 from edge.store.db import OutboxRow
-from protocol.codec import decode, decode_directory
+from protocol.codec import decode, decode_directory, parse_json
 from protocol.errors import DecodeError, TopicError
 from protocol.messages import Ack, Lease, ReaderHealth, RoomQueueSnapshot, StationStatus
 from protocol.mqtt import Incoming, MqttLink, MqttNotConnected, Will
@@ -150,6 +150,18 @@ class Syncer:
         BAD_MESSAGES.labels(source=source, reason=reason).inc()
         log.warning("sync.bad_message topic=%s reason=%s detail=%s", topic, reason, detail)
 
+    @staticmethod
+    def _not_newer(payload: bytes, held: int | None) -> bool:
+        """True when a document's version is no newer than the one held.
+
+        Retained documents come again on every reconnect; a 50,000-card document is worth
+        validating only when it is news. Raises DecodeError for a payload that is not JSON.
+        """
+        if held is None:
+            return False
+        version = parse_json(payload).get("version")
+        return isinstance(version, int) and version <= held
+
     async def on_message(self, msg: Incoming) -> None:
         """Apply one message from the broker; bad ones are counted and dropped."""
         try:
@@ -176,12 +188,19 @@ class Syncer:
                     return
                 self.station.apply_lease(lease)
             elif parsed.scope == "directory":
+                if self._not_newer(msg.payload, self.station.cache.versions.get(parsed.name)):
+                    STALE_DOCUMENTS.labels(kind=parsed.name).inc()
+                    return
                 doc = decode_directory(msg.payload)
                 if doc.kind != parsed.name:
                     self._bad("mqtt", "kind_mismatch", msg.topic, doc.kind)
                     return
                 self.station.apply_directory(doc, text)
             elif parsed.scope == "room" and parsed.leaf == "queue":
+                held = self.station.cache.snapshots.get(parsed.name)
+                if self._not_newer(msg.payload, held.version if held else None):
+                    STALE_DOCUMENTS.labels(kind="room_queue").inc()
+                    return
                 snap = decode(RoomQueueSnapshot, msg.payload)
                 if snap.room_id != parsed.name:
                     self._bad("mqtt", "room_mismatch", msg.topic, snap.room_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,10 @@ from edge.store.db import StationStore
 from edge.sync import Syncer
 from protocol.codec import decode, encode
 from protocol.journey import State
-from protocol.messages import StationStatus
+from protocol.messages import QueueEntry, RoomQueueSnapshot, StationStatus
 from protocol.mqtt import Incoming, MqttLink
 from protocol.settings import MqttSettings
-from tests.support.edge_world import FakeCentral, cards, config, lease, rooms, routes, uid
+from tests.support.edge_world import DAY, FakeCentral, cards, config, lease, rooms, routes, uid
 from tests.support.factories import SITE_KEY
 
 pytestmark = pytest.mark.integration
@@ -149,6 +150,31 @@ async def test_broker_killed_during_a_stream_of_taps_loses_and_duplicates_nothin
         assert len(got) == 400
         numbers = [ev["ticket_number"] for ev in got.values() if ev["kind"] == "check_in"]
         assert sorted(numbers) == list(range(1, 401))
+        # Converges: central's next snapshot after the outage replaces the offline estimate.
+        snap = RoomQueueSnapshot(
+            room_id="xray-1",
+            version=9,
+            service_day=DAY,
+            generated_at=datetime.now(UTC),
+            now_calling=[],
+            ongoing=[],
+            waiting=[
+                QueueEntry(
+                    visit_id=f"v{i}",
+                    ticket_number=i,
+                    masked_name="김*수",
+                    state="WAITING",
+                    priority=5,
+                    position=i,
+                )
+                for i in range(1, 401)
+            ],
+            served_today=0,
+        )
+        await central.publish_retained(topics.room("xray-1", "queue"), encode(snap))
+        await until(lambda: "xray-1" in station.cache.snapshots, within=10)
+        assert station.cache.snapshots["xray-1"].version == 9
+        assert station.cache.local == {}  # every local check-in is now in central's snapshot
         st.cancel()
         ct.cancel()
 
