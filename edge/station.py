@@ -398,16 +398,20 @@ class Station:
         through = ack.acked_through
         if through > highest:
             # Central has seen seqs this database never wrote (a wiped or restored station):
-            # jump past them so new events are not taken for duplicates.
+            # central would take our unacked events for duplicates of its old ones, so they
+            # move above its watermark, and new events follow them.
+            self.next_seq = self.store.renumber_unacked(through, self.acked_through)
+            self.cache.local = {c.station_seq: c for c in self.store.local_checkins()}
             log.warning(
                 "sync.seq_behind_central station=%s acked_through=%d next_seq=%d",
                 self.station_id,
                 through,
                 self.next_seq,
             )
-            self.next_seq = through + 1
-            self.store.set_meta("next_seq", str(self.next_seq))
-            through = highest
+            self.acked_through = through
+            self.outbox_depth = self.store.outbox_depth()
+            self.on_outbox_change()
+            return 0
         rejects = {r.station_seq: r.reason for r in ack.rejects}
         if through <= self.acked_through and not rejects:
             return 0

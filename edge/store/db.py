@@ -6,6 +6,7 @@ WAL with `synchronous=FULL`: a committed tap survives a power cut, and readers (
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -253,6 +254,37 @@ class StationStore:
             if stored is None or int(stored) < acked_through:
                 self._set_meta("acked_through", str(acked_through))
         return settled
+
+    def renumber_unacked(self, central_through: int, local_acked: int) -> int:
+        """Move unacked events above `central_through` (central knows those seqs from another
+        database of this station); returns the next free seq. Payloads carry their seq, so
+        they are rewritten; order is kept.
+        """
+        with self.transaction():
+            rows = self.conn.execute(
+                "SELECT station_seq, event_id, kind, payload, created_at FROM outbox "
+                "WHERE station_seq > ? AND acked = 0 ORDER BY station_seq",
+                (local_acked,),
+            ).fetchall()
+            next_seq = central_through + 1
+            for old_seq, event_id, kind, payload, created_at in rows:
+                doc = json.loads(payload)
+                doc["station_seq"] = next_seq
+                self.conn.execute("DELETE FROM outbox WHERE station_seq = ?", (old_seq,))
+                # New seqs are above every stored one (central_through > our highest seq).
+                self.conn.execute(
+                    "INSERT INTO outbox(station_seq, event_id, kind, payload, created_at, acked) "
+                    "VALUES (?, ?, ?, ?, ?, 0)",
+                    (next_seq, event_id, kind, json.dumps(doc, separators=(",", ":")), created_at),
+                )
+                self.conn.execute(
+                    "UPDATE local_checkins SET station_seq = ? WHERE station_seq = ?",
+                    (next_seq, old_seq),
+                )
+                next_seq += 1
+            self._set_meta("next_seq", str(next_seq))
+            self._set_meta("acked_through", str(central_through))
+        return next_seq
 
     def acked_through(self) -> int:
         stored = self.get_meta("acked_through")

@@ -330,3 +330,26 @@ def test_reader_health_changes_become_events_for_central(tmp_path):
         "disconnected",
     )
     assert st.outbox_depth == 2
+
+
+def test_an_ack_beyond_our_seqs_moves_unacked_events_above_it(tmp_path):
+    # A wiped station database: central already holds seqs 1..50 of this station id.
+    st = make_station(tmp_path)
+    for i in (1, 2, 3):
+        tap(st, i)
+    ack = Ack(
+        station_id="st-1",
+        acked_through=50,
+        central_time=datetime(2026, 11, 27, 1, 0, tzinfo=UTC),
+        central_hlc="001795741200500.000000.central",
+    )
+    assert st.apply_ack(ack) == 0
+    rows = st.store.unacked(0, 500)
+    assert [r.station_seq for r in rows] == [51, 52, 53]
+    assert [json.loads(r.payload)["station_seq"] for r in rows] == [51, 52, 53]
+    assert sorted(st.cache.local) == [51, 52, 53]
+    assert st.outbox_depth == 3
+    tap(st, 4)
+    assert st.store.all_events()[-1].station_seq == 54
+    batch = decode(EventBatch, build_batch("st-1", "2026-11-27T01:00:00+00:00", rows))
+    assert [e.station_seq for e in batch.events] == [51, 52, 53]
