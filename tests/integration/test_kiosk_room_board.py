@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -96,8 +97,12 @@ def test_snapshots_shown_in_version_order_and_garbage_ignored(
     central.publish(t.directory("rooms"), encode(demo.directory_rooms()), retain=True)
     central.publish(queue, encode(demo.snapshot(5, calling=150)), retain=True)
     kiosk = board_factory(kiosk_config(broker.port, topic_root, tmp_path, speech="off"))
+    threads: set[int] = set()
+    kiosk.board.changed.connect(lambda: threads.add(threading.get_ident()))
     w = kiosk.window
     qtbot.waitUntil(lambda: w.calling_number.text() == "150", timeout=10000)
+    # Messages come in on the MQTT thread; models and widgets are only touched in the GUI thread.
+    assert threads == {threading.main_thread().ident}
     qtbot.waitUntil(lambda: w.title.primary.text() == demo.ROOM_NAME.ko, timeout=10000)
     assert w.waiting_view.rows[0][0].text() == "151"
 
