@@ -293,14 +293,12 @@ def decide(
             **common,  # type: ignore[arg-type]
         )
     if entry.state in (State.WAITING, State.ON_HOLD):
-        position, wait = estimate_position(cache, room_id, entry.priority)
+        # Waiting by central's word but not in the cached snapshot: we do not know the place
+        # in line, so none is shown rather than a guess.
         return Decision(
             events=[_tap(stamp, card_hash, visit, "already_waiting")],
             screen="already_waiting",
             ticket_number=entry.ticket_number,
-            position=position if snap is None else None,
-            position_is_estimate=True,
-            estimated_wait_s=wait if snap is None else None,
             **common,  # type: ignore[arg-type]
         )
 
