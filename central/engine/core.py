@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from central.clock import Clock, ServiceDay, SystemClock
@@ -46,7 +46,6 @@ from central.engine.types import (
 from central.store.db import Database
 from central.store.schema import (
     audit_log,
-    cards,
     dead_letters,
     directory_versions,
     events,
@@ -88,6 +87,17 @@ _PRE_EXAM = (
     State.WAITING,
     State.ON_HOLD,
     State.CALLED,
+)
+
+
+_NEXT_VISIT = visit_query(
+    visits.c.visit_id == reads.next_waiting_by_params().scalar_subquery(), lock=True
+)
+_DESK_TICKET = select(queue_entries.c.ticket_number).where(
+    queue_entries.c.room_id == bindparam("b_room"),
+    queue_entries.c.service_day == bindparam("b_day"),
+    queue_entries.c.state == "CALLED",
+    queue_entries.c.desk == bindparam("b_desk"),
 )
 
 
@@ -330,10 +340,19 @@ class Engine:
         committed; do not ack).
         """
 
-        def fn(tx: Tx) -> tuple[Ack, int, int, list[EventReject]]:
-            return self._apply_batch(tx, batch, received_at or tx.now)
+        def run(careful: bool) -> tuple[tuple[Ack, int, int, list[EventReject]], Changes]:
+            return self._write(
+                lambda tx: self._apply_batch(tx, batch, received_at or tx.now, careful=careful)
+            )
 
-        (ack, applied, duplicates, rejects), changes = self._write(fn)
+        try:
+            (ack, applied, duplicates, rejects), changes = run(careful=False)
+        except IntegrityError:
+            # A constraint caught something the checks did not. Apply the batch again with a
+            # savepoint per event, so the one bad event is rejected instead of the batch (and
+            # the station's outbox) failing forever.
+            log.exception("batch_retry_careful station=%s", batch.station_id)
+            (ack, applied, duplicates, rejects), changes = run(careful=True)
         return BatchResult(
             ack=ack,
             applied=applied,
@@ -364,7 +383,7 @@ class Engine:
         return row
 
     def _apply_batch(
-        self, tx: Tx, batch: EventBatch, received_at: datetime
+        self, tx: Tx, batch: EventBatch, received_at: datetime, *, careful: bool
     ) -> tuple[Ack, int, int, list[EventReject]]:
         station = self._lock_station(tx, batch.station_id)
         sid = batch.station_id
@@ -439,7 +458,7 @@ class Engine:
             else:
                 used_ids.add(raw_id)
                 if isinstance(e, CheckInEvent):
-                    rej = self._event_check_in(tx, sid, e, raw_id)
+                    rej = self._event_check_in(tx, sid, e, raw_id, careful=careful)
                     outcome = "applied"
                 elif isinstance(e, LeaseRequestEvent):
                     known_rooms = [r for r in e.room_ids if r in self._room_ids(tx.conn)]
@@ -499,22 +518,22 @@ class Engine:
         )
 
     def _event_check_in(
-        self, tx: Tx, station_id: str, e: CheckInEvent, eid: str
+        self, tx: Tx, station_id: str, e: CheckInEvent, eid: str, *, careful: bool
     ) -> Rejected | None:
-        """Apply one station check-in inside a savepoint; a refusal undoes only this event."""
+        """Apply one station check-in. Every refusal is decided before this event writes any
+        state, so a refusal only drops what it staged; `careful` adds a savepoint per event
+        for the rare retry after a constraint violation."""
         mark = tx.mark()
-        savepoint = tx.conn.begin_nested()
+        savepoint = tx.conn.begin_nested() if careful else None
         try:
             if e.ticket_number is not None:
                 lease_ops.note_station_number(
                     tx.conn, station_id, e.room_id, e.service_day, e.ticket_number, e.lease_id
                 )
-            v = tx.find_visit(visits.c.visit_id == e.visit_id)
+            v = tx.find_visit_by_id(e.visit_id, card_hash=e.card_hash)
             if v is None:
                 raise Rejected.of("unknown_visit", visit_id=e.visit_id)
-            owner = tx.conn.execute(
-                select(cards.c.patient_id).where(cards.c.card_hash == e.card_hash, cards.c.active)
-            ).scalar()
+            owner = v.card_owner
             if owner is None:
                 raise Rejected.of("unknown_card")
             if owner != v.patient_id:
@@ -531,17 +550,19 @@ class Engine:
                 ticket=_StationTicket(station_id, e.ticket_number, e.lease_id),
             )
         except Rejected as rej:
-            savepoint.rollback()
+            if savepoint is not None:
+                savepoint.rollback()
             tx.reset(mark)
             return rej
         except IntegrityError:
-            # A constraint caught what the checks did not: settle the event as rejected
-            # rather than poison the whole batch (and the station's outbox) forever.
+            if savepoint is None:
+                raise
             log.exception("check_in_integrity_error station=%s seq=%d", station_id, e.station_seq)
             savepoint.rollback()
             tx.reset(mark)
             return Rejected.of("invalid_input", detail="conflicting check-in; ask staff")
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
         return None
 
     # ------------------------------------------------------------------ check-in core
@@ -699,13 +720,8 @@ class Engine:
         return self.check_in(self.visit_by_card(card_uid).visit_id, trigger=trigger, actor=actor)
 
     def _desk_busy(self, tx: Tx, room_id: str, desk: str) -> None:
-        ticket = tx.conn.execute(
-            select(queue_entries.c.ticket_number).where(
-                queue_entries.c.room_id == room_id,
-                queue_entries.c.service_day == tx.day,
-                queue_entries.c.state == "CALLED",
-                queue_entries.c.desk == desk,
-            )
+        ticket = tx.execute(
+            _DESK_TICKET, {"b_room": room_id, "b_day": tx.day, "b_desk": desk}
         ).scalar()
         if ticket is not None:
             raise Rejected.of("desk_busy", desk=desk, room_id=room_id, ticket_number=ticket)
@@ -741,8 +757,8 @@ class Engine:
         def fn(tx: Tx) -> VisitRow:
             tx.lock_rooms([room_id])
             self._desk_busy(tx, room_id, desk)
-            first = reads.next_waiting_query(room_id, tx.day).scalar_subquery()
-            v = tx.find_visit(visits.c.visit_id == first, lock=True)
+            found = visits_from_rows(tx.execute(_NEXT_VISIT, {"b_room": room_id, "b_day": tx.day}))
+            v = found[0] if found else None
             if v is None:
                 raise Rejected.of("queue_empty", room_id=room_id)
             self._call(tx, v, desk, actor, Action.CALL)

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Table, and_, case, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.engine.errors import Rejected
@@ -36,14 +36,22 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, object]) -> 
     conn.execute(mod.insert(table).values(**values).on_conflict_do_nothing())
 
 
+_ROOM_DAY = (
+    select(room_days.c.next_free, room_days.c.central_next, room_days.c.central_last)
+    .where(
+        room_days.c.room_id == bindparam("b_room"), room_days.c.service_day == bindparam("b_day")
+    )
+    .with_for_update()
+)
+_UPDATE_ROOM_DAY = update(room_days).where(
+    room_days.c.room_id == bindparam("b_room"), room_days.c.service_day == bindparam("b_day")
+)
+
+
 def _room_day(conn: Connection, room_id: str, day: date) -> tuple[int, int, int]:
     """Lock (creating) the allocator row; returns (next_free, central_next, central_last)."""
-    q = (
-        select(room_days.c.next_free, room_days.c.central_next, room_days.c.central_last)
-        .where(room_days.c.room_id == room_id, room_days.c.service_day == day)
-        .with_for_update()
-    )
-    row = conn.execute(q).first()
+    params = {"b_room": room_id, "b_day": day}
+    row = conn.execute(_ROOM_DAY, params).first()
     if row is None:
         insert_ignore(
             conn,
@@ -57,7 +65,7 @@ def _room_day(conn: Connection, room_id: str, day: date) -> tuple[int, int, int]
                 "served": 0,
             },
         )
-        row = conn.execute(q).one()
+        row = conn.execute(_ROOM_DAY, params).one()
     return int(row.next_free), int(row.central_next), int(row.central_last)
 
 
@@ -65,24 +73,39 @@ def _cut(conn: Connection, room_id: str, day: date, next_free: int, size: int) -
     if next_free > MAX_TICKET:
         raise Rejected.of("tickets_exhausted", room_id=room_id)
     last = min(next_free + size - 1, MAX_TICKET)
-    conn.execute(
-        update(room_days)
-        .where(room_days.c.room_id == room_id, room_days.c.service_day == day)
-        .values(next_free=last + 1)
-    )
+    conn.execute(_UPDATE_ROOM_DAY, {"b_room": room_id, "b_day": day, "next_free": last + 1})
     return next_free, last
+
+
+_TAKE_CENTRAL = (
+    update(room_days)
+    .where(
+        room_days.c.room_id == bindparam("b_room"),
+        room_days.c.service_day == bindparam("b_day"),
+        room_days.c.central_next <= room_days.c.central_last,
+    )
+    .values(central_next=room_days.c.central_next + 1)
+    .returning(room_days.c.central_next)
+)
 
 
 def central_number(conn: Connection, room_id: str, day: date, block_size: int) -> int:
     """The next number from central's own block in this room and day (cutting a new block
-    when the current one is used up)."""
+    when the current one is used up). One statement while the block lasts."""
+    taken = conn.execute(_TAKE_CENTRAL, {"b_room": room_id, "b_day": day}).scalar()
+    if taken is not None:
+        return int(taken) - 1
     next_free, central_next, central_last = _room_day(conn, room_id, day)
     if central_next > central_last:
         central_next, central_last = _cut(conn, room_id, day, next_free, block_size)
     conn.execute(
-        update(room_days)
-        .where(room_days.c.room_id == room_id, room_days.c.service_day == day)
-        .values(central_next=central_next + 1, central_last=central_last)
+        _UPDATE_ROOM_DAY,
+        {
+            "b_room": room_id,
+            "b_day": day,
+            "central_next": central_next + 1,
+            "central_last": central_last,
+        },
     )
     return central_next
 
@@ -97,6 +120,20 @@ def count_served(conn: Connection, room_id: str, day: date) -> None:
     )
 
 
+_NOTE_NUMBER = (
+    update(ticket_leases)
+    .where(
+        ticket_leases.c.station_id == bindparam("b_station"),
+        ticket_leases.c.room_id == bindparam("b_room"),
+        ticket_leases.c.service_day == bindparam("b_day"),
+        ticket_leases.c.first <= bindparam("b_number"),
+        ticket_leases.c.last >= bindparam("b_number"),
+        ticket_leases.c.used_max < bindparam("b_number"),
+    )
+    .values(used_max=bindparam("b_number"))
+)
+
+
 def note_station_number(
     conn: Connection,
     station_id: str,
@@ -107,17 +144,30 @@ def note_station_number(
 ) -> None:
     """Record that a station issued `number` from a block, whatever becomes of the check-in,
     so the low-water check sees what the station has left."""
-    q = update(ticket_leases).where(
-        ticket_leases.c.station_id == station_id,
-        ticket_leases.c.room_id == room_id,
-        ticket_leases.c.service_day == day,
-        ticket_leases.c.first <= number,
-        ticket_leases.c.last >= number,
-        ticket_leases.c.used_max < number,
+    conn.execute(
+        _NOTE_NUMBER,
+        {"b_station": station_id, "b_room": room_id, "b_day": day, "b_number": number},
     )
-    if lease_id is not None:
-        q = q.where(ticket_leases.c.lease_id == lease_id)
-    conn.execute(q.values(used_max=number))
+
+
+_TAKEN = (
+    select(queue_entries.c.entry_id)
+    .where(
+        queue_entries.c.room_id == ticket_leases.c.room_id,
+        queue_entries.c.service_day == ticket_leases.c.service_day,
+        queue_entries.c.ticket_number == bindparam("b_number"),
+    )
+    .correlate(ticket_leases)
+    .exists()
+)
+_STATION_BLOCK = select(ticket_leases.c.lease_id, _TAKEN.label("taken")).where(
+    ticket_leases.c.station_id == bindparam("b_station"),
+    ticket_leases.c.room_id == bindparam("b_room"),
+    ticket_leases.c.service_day == bindparam("b_day"),
+    ticket_leases.c.first <= bindparam("b_number"),
+    ticket_leases.c.last >= bindparam("b_number"),
+)
+_STATION_BLOCK_BY_ID = _STATION_BLOCK.where(ticket_leases.c.lease_id == bindparam("b_lease"))
 
 
 def station_number_ok(
@@ -130,34 +180,18 @@ def station_number_ok(
     lease_id: str | None,
 ) -> str | None:
     """The lease id when `number` is a valid station-issued number for this room and day (in a
-    block leased to this station for that day, and not already used); else None."""
-    q = select(ticket_leases.c.lease_id).where(
-        ticket_leases.c.station_id == station_id,
-        ticket_leases.c.room_id == room_id,
-        ticket_leases.c.service_day == day,
-        ticket_leases.c.first <= number,
-        ticket_leases.c.last >= number,
-    )
+    block leased to this station for that day, and not already used); else None.
+
+    `note_station_number` has already recorded the number as used in its block."""
+    params = {"b_station": station_id, "b_room": room_id, "b_day": day, "b_number": number}
     if lease_id is not None:
-        q = q.where(ticket_leases.c.lease_id == lease_id)
-    found = conn.execute(q).scalar()
-    if found is None:
+        params["b_lease"] = lease_id
+        row = conn.execute(_STATION_BLOCK_BY_ID, params).first()
+    else:
+        row = conn.execute(_STATION_BLOCK, params).first()
+    if row is None or row.taken:
         return None
-    taken = conn.execute(
-        select(queue_entries.c.entry_id).where(
-            queue_entries.c.room_id == room_id,
-            queue_entries.c.service_day == day,
-            queue_entries.c.ticket_number == number,
-        )
-    ).first()
-    if taken is not None:
-        return None
-    conn.execute(
-        update(ticket_leases)
-        .where(ticket_leases.c.lease_id == found, ticket_leases.c.used_max < number)
-        .values(used_max=number)
-    )
-    return str(found)
+    return str(row.lease_id)
 
 
 def lease_days(today: date, settings: LeaseSettings) -> list[date]:

@@ -11,7 +11,7 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy import Connection, Select, and_, bindparam, select
 
 from central.engine.errors import Rejected
 from central.engine.types import ACTIVE_ENTRY_STATES, RoomInfo, WaitEstimator
@@ -89,6 +89,20 @@ def next_waiting_query(room_id: str, day: date) -> Select[Any]:
     return (
         select(_q.visit_id)
         .where(_q.room_id == room_id, _q.service_day == day, _q.state == "WAITING")
+        .order_by(_q.sort_priority, _q.order_key, _q.entry_id)
+        .limit(1)
+    )
+
+
+def next_waiting_by_params() -> Select[Any]:
+    """`next_waiting_query` with bind parameters `b_room` and `b_day` (built once)."""
+    return (
+        select(_q.visit_id)
+        .where(
+            _q.room_id == bindparam("b_room"),
+            _q.service_day == bindparam("b_day"),
+            _q.state == "WAITING",
+        )
         .order_by(_q.sort_priority, _q.order_key, _q.entry_id)
         .limit(1)
     )

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from central.engine.errors import Rejected
 from central.engine.types import ACTIVE_ENTRY_STATES, Changes, StepView, VisitView
 from central.store.schema import (
     audit_log,
+    cards,
     directory_versions,
     patients,
     queue_entries,
@@ -88,6 +89,8 @@ class VisitRow:
     sort_priority: int = 0
     order_key: str = ""
     arrival_key: str = ""
+    card_owner: str | None = None
+    """Patient of the card asked about with `find_visit_by_id(card_hash=...)`."""
 
     @property
     def active(self) -> bool:
@@ -159,7 +162,7 @@ _ENTRY_COLS = (
 )
 
 
-def visit_query(where: ColumnElement[bool], *, lock: bool) -> Any:
+def visit_query(where: ColumnElement[bool], *, lock: bool, with_card: bool = False) -> Any:
     """One statement: visit, patient, every step, and the newest queue entry."""
     inner = queue_entries.alias("newest")
     newest = (
@@ -181,6 +184,16 @@ def visit_query(where: ColumnElement[bool], *, lock: bool) -> Any:
             visit_steps.c.kind.label("s_kind"),
             visit_steps.c.done.label("s_done"),
             *_ENTRY_COLS,
+            *(
+                [
+                    select(cards.c.patient_id)
+                    .where(cards.c.card_hash == bindparam("b_hash"), cards.c.active)
+                    .scalar_subquery()
+                    .label("card_owner")
+                ]
+                if with_card
+                else []
+            ),
         )
         .select_from(
             visits.join(patients, patients.c.patient_id == visits.c.patient_id)
@@ -195,6 +208,17 @@ def visit_query(where: ColumnElement[bool], *, lock: bool) -> Any:
     return q
 
 
+# Statements built once: building SQLAlchemy constructs costs more than running them on SQLite.
+_VISIT_BY_ID = visit_query(visits.c.visit_id == bindparam("b_visit_id"), lock=False)
+_VISIT_BY_ID_LOCKED = visit_query(visits.c.visit_id == bindparam("b_visit_id"), lock=True)
+_VISIT_WITH_CARD = visit_query(
+    visits.c.visit_id == bindparam("b_visit_id"), lock=True, with_card=True
+)
+_UPDATE_VISIT = update(visits).where(visits.c.visit_id == bindparam("b_visit_id"))
+_UPDATE_ENTRY = update(queue_entries).where(queue_entries.c.entry_id == bindparam("b_entry_id"))
+_INSERT_ENTRY = insert(queue_entries)
+
+
 def visits_from_rows(rows: Iterable[Any]) -> list[VisitRow]:
     """Fold `visit_query` rows (one per step) into VisitRows, in query order."""
     out: list[VisitRow] = []
@@ -202,6 +226,7 @@ def visits_from_rows(rows: Iterable[Any]) -> list[VisitRow]:
     for r in rows:
         v = by_id.get(r.visit_id)
         if v is None:
+            owner = r._mapping.get("card_owner")
             v = VisitRow(
                 visit_id=r.visit_id,
                 patient_id=r.patient_id,
@@ -225,6 +250,7 @@ def visits_from_rows(rows: Iterable[Any]) -> list[VisitRow]:
                 sort_priority=r.sort_priority if r.sort_priority is not None else 0,
                 order_key=r.order_key or "",
                 arrival_key=r.arrival_key or "",
+                card_owner=owner,
             )
             by_id[r.visit_id] = v
             out.append(v)
@@ -302,14 +328,32 @@ class Tx:
 
     def load_visit(self, visit_id: str, *, lock: bool = True) -> VisitRow:
         """The visit (row-locked on PostgreSQL), or Rejected `unknown_visit`."""
-        found = self.find_visit(visits.c.visit_id == visit_id, lock=lock)
+        found = self.find_visit_by_id(visit_id, lock=lock)
         if found is None:
             raise Rejected.of("unknown_visit", visit_id=visit_id)
         return found
 
-    def find_visit(self, where: ColumnElement[bool], *, lock: bool = True) -> VisitRow | None:
-        rows = visits_from_rows(self.conn.execute(visit_query(where, lock=lock)))
+    def find_visit_by_id(
+        self, visit_id: str, *, lock: bool = True, card_hash: str | None = None
+    ) -> VisitRow | None:
+        """The visit, or None; with `card_hash`, also whose that card is (`card_owner`)."""
+        if card_hash is not None:
+            rows = visits_from_rows(
+                self.conn.execute(_VISIT_WITH_CARD, {"b_visit_id": visit_id, "b_hash": card_hash})
+            )
+        else:
+            stmt = _VISIT_BY_ID_LOCKED if lock else _VISIT_BY_ID
+            rows = visits_from_rows(self.conn.execute(stmt, {"b_visit_id": visit_id}))
         return rows[0] if rows else None
+
+    def find_visit(
+        self, where: ColumnElement[bool], params: dict[str, Any] | None = None, *, lock: bool = True
+    ) -> VisitRow | None:
+        rows = visits_from_rows(self.conn.execute(visit_query(where, lock=lock), params or {}))
+        return rows[0] if rows else None
+
+    def execute(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.conn.execute(stmt, params or {})
 
     # -------------------------------------------------------------- writes
 
@@ -355,7 +399,7 @@ class Tx:
     def update_visit(self, v: VisitRow, **values: Any) -> None:
         values.setdefault("state", v.state.value)
         values["updated_at"] = self.now
-        self.conn.execute(update(visits).where(visits.c.visit_id == v.visit_id).values(**values))
+        self.conn.execute(_UPDATE_VISIT, {"b_visit_id": v.visit_id, **values})
         v.updated_at = self.now
         if "current_step" in values:
             v.current_step = values["current_step"]
@@ -364,9 +408,7 @@ class Tx:
 
     def update_entry(self, v: VisitRow, **values: Any) -> None:
         assert v.entry_id is not None
-        self.conn.execute(
-            update(queue_entries).where(queue_entries.c.entry_id == v.entry_id).values(**values)
-        )
+        self.conn.execute(_UPDATE_ENTRY, {"b_entry_id": v.entry_id, **values})
         for key, attr in (
             ("state", "entry_state"),
             ("call_count", "call_count"),
@@ -407,7 +449,7 @@ class Tx:
             "call_count": 0,
             "checked_in_at": self.now,
         }
-        result = self.conn.execute(insert(queue_entries).values(**values))
+        result = self.conn.execute(_INSERT_ENTRY, values)
         assert result.inserted_primary_key is not None
         v.entry_id = int(result.inserted_primary_key[0])
         v.entry_room = room_id

@@ -343,3 +343,43 @@ def test_dead_letters_keep_an_excerpt(engine):
     assert row.id == first
     assert row.reason == "not_json"
     assert len(row.payload_excerpt) == 2000
+
+
+def test_a_constraint_the_checks_missed_rejects_one_event_not_the_batch(engine):
+    from sqlalchemy import text
+
+    engine.load(small_hospital({"v1": ["r1"], "v2": ["r1"], "v3": ["r1"]}))
+    with engine.db.write() as conn:
+        if engine.db.is_sqlite:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON queue_entries "
+                    "WHEN NEW.visit_id = 'v2' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "ALTER TABLE queue_entries ADD CONSTRAINT boom "
+                    "CHECK (visit_id <> 'v2') NOT VALID"
+                )
+            )
+    try:
+        res = engine.apply_batch(
+            batch(
+                "st-a",
+                check_in(1, "v1", 1, "r1"),
+                check_in(2, "v2", 2, "r1"),
+                check_in(3, "v3", 3, "r1"),
+            )
+        )
+    finally:
+        with engine.db.write() as conn:
+            if engine.db.is_sqlite:
+                conn.execute(text("DROP TRIGGER boom"))
+            else:
+                conn.execute(text("ALTER TABLE queue_entries DROP CONSTRAINT boom"))
+    assert res.ack.acked_through == 3
+    assert [(r.station_seq, r.reason) for r in res.ack.rejects] == [(2, "invalid_input")]
+    assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v3"]
+    assert engine.visit("v2").state is State.REGISTERED
