@@ -52,6 +52,12 @@ class EstimatorSettings(Model):
         description="Cycles used even when older than the horizon (a slow room has few), if "
         "from the last 12 hours.",
     )
+    opening_wait_s: float = Field(
+        default=300,
+        ge=0,
+        description="A day's first call counts as the room's opening time only if that "
+        "patient had waited this long.",
+    )
     prior_weight: float = Field(
         default=4, ge=0, description="Pseudo-cycles of the prior mixed into the recent figure."
     )
@@ -291,7 +297,7 @@ class RoomStatsEstimator:
             if visit_id in room.waiting:
                 return
             pos = position if position is not None else len(room.waiting) + 1
-            mean, sd = self._model(room, pos, at)
+            mean, sd, _median = self._model(room, pos, at)
             room.waiting[visit_id] = (at, mean, sd, room.calls, pos)
         elif a == "call":
             joined = room.waiting.pop(visit_id, None)
@@ -307,9 +313,12 @@ class RoomStatsEstimator:
             day = int(local // 86400)
             if day != room.last_call_day:
                 room.last_call_day = day
-                room.openings.append(local % 86400)
-                ordered = sorted(room.openings)
-                room.opening_s = ordered[len(ordered) // 2]
+                # The day's first call shows when the room opened only if the patient had
+                # been waiting for it; else the room was simply idle until they came.
+                if joined is not None and at - joined[0] > self.settings.opening_wait_s:
+                    room.openings.append(local % 86400)
+                    ordered = sorted(room.openings)
+                    room.opening_s = ordered[len(ordered) // 2]
             if room.frees:
                 gap = at - room.frees.popleft()
                 room.gap_n += 1
@@ -364,14 +373,15 @@ class RoomStatsEstimator:
 
     # ------------------------------------------------------------------ forecasts
 
-    def _model(self, room: _Room, position: int, now: float) -> tuple[float, float]:
-        """Mean and sd (model only, before calibration) of the wait for `position`."""
+    def _model(self, room: _Room, position: int, now: float) -> tuple[float, float, float]:
+        """Mean, sd (model only, before calibration) and median of the wait for `position`."""
         c = room.capacity
         m, v = room.m, room.v
+        drift = self.settings.drift
         if not room.seen:
             # Cold start: nothing known of this room yet, not even who is at the desks.
             mean = position * room.avg_s / c
-            return mean, math.sqrt(position * v / (c * c) + (self.settings.drift * mean) ** 2)
+            return mean, math.sqrt(position * v / (c * c) + (drift * mean) ** 2), mean
         gap = room.gap_s
         cycle = m + gap
         residuals = [gap] * max(0, c - len(room.busy))
@@ -382,36 +392,35 @@ class RoomStatsEstimator:
         q, r = divmod(position - 1, k)
         if residuals[-1] <= cycle:
             first = residuals[r]
-            mean = first + q * cycle
+            queue = first + q * cycle
         else:
             # A desk is busy for longer than a whole cycle: play the desks forward.
             heap = list(residuals)
             heapq.heapify(heap)
             for _ in range(position - 1):
                 heapq.heapreplace(heap, heap[0] + cycle)
-            first = mean = heap[0]
-            q = (position - 1) // k
-        # Before the room's first call of the day nobody is called: wait for it to open.
-        if room.opening_s is not None:
-            local = self._local(now)
-            if int(local // 86400) != room.last_call_day and local % 86400 < room.opening_s:
-                delay = room.opening_s - local % 86400
-                mean += delay
-                first += delay
+            first = queue = heap[0]
         # Others who will get ahead meanwhile (priority patients, missed calls put back) slow
         # the line down: each takes a cycle of one desk.
         rate = room.ahead_n / (room.ahead_s + self.settings.ahead_prior_s)
         slow = 1.0 / (1.0 - min(rate * cycle / k, 0.5))
-        mean *= slow
+        queue *= slow
         first *= slow
-        cycles_ahead = (position - 1) / k * slow
-        var = (
-            first * first
-            + cycles_ahead * v / k
-            + (cycles_ahead**2) * room.se2
-            + (self.settings.drift * mean) ** 2
-        )
-        return mean, math.sqrt(var)
+        # Whole cycles each desk runs before this patient's turn (0 for the first k places:
+        # they only wait for a desk to come free).
+        rounds = q * slow
+        var = first * first + rounds * v / k + rounds * rounds * room.se2 + (drift * queue) ** 2
+        # Before the room's first call of the day nobody is called: wait for it to open.
+        delay = 0.0
+        if room.opening_s is not None:
+            local = self._local(now)
+            if int(local // 86400) != room.last_call_day and local % 86400 < room.opening_s:
+                delay = room.opening_s - local % 86400
+        # The median of a right-skewed sum of q + 1 cycles (lognormal approximation): it gives
+        # a smaller absolute error than the mean. The factor depends only on the round q, so a
+        # later place in line never gets a shorter forecast.
+        shrink = 1.0 / math.sqrt(1.0 + v / (m * m) / (q + 1) + drift * drift)
+        return delay + queue, math.sqrt(var), delay + queue * shrink
 
     def _residual(self, room: _Room, elapsed: float) -> float:
         """Expected time left of a cycle that has lasted `elapsed` (lognormal, conditional)."""
@@ -430,12 +439,11 @@ class RoomStatsEstimator:
         hour = int(self._local(now) % 86400 // 3600)
         if hour != room.m_hour and hour in room.by_hour:
             self._combine(room, hour)
-        mean, sd = self._model(room, max(1, position), now)
+        mean, sd, median = self._model(room, max(1, position), now)
         z10, _z50, z90, z95 = self._zq[_band(position)]
-        # The point forecast is the model mean, not shifted by the calibrated median error:
-        # that shift lowered the error a little (~7%) but made a later place in line
-        # sometimes get a shorter forecast than an earlier one, which a screen cannot show.
-        expected = mean
+        # The point forecast is the model's median (a cold room: position x average / staff);
+        # the interval is the mean plus calibrated quantiles of past standardized errors.
+        expected = median
         low = min(max(0.0, mean + z10 * sd), expected)
         high80 = max(mean + z90 * sd, expected)
         high95 = max(mean + z95 * sd, high80)

@@ -124,9 +124,14 @@ def test_intervals_are_ordered_in_every_situation():
             est.observe(rng.choice(["complete", "complete", "miss", "no_show"]), room, v, t)
             if rng.random() < 0.1:
                 est.observe("cancel", room, v, t)
-        for position in (1, 2, 7, 30):
-            f = est.forecast(room, position, t + rng.uniform(0, 900))
+        now = t + rng.uniform(0, 900)
+        previous = 0.0
+        for position in range(1, 41):
+            f = est.forecast(room, position, now)
             assert 0 <= f.low80_s <= f.expected_s <= f.high80_s <= f.high95_s
+            # A later place in line never gets a shorter forecast.
+            assert f.expected_s >= previous
+            previous = f.expected_s
 
 
 def test_later_places_wait_longer():
@@ -142,10 +147,20 @@ def test_waits_before_the_room_opens_include_the_opening():
     est.configure_room("r", 300, 1)
     opening = 8.5 * 3600
     for day in range(3):
-        feed_cycles(est, "r", [300.0] * 10, day * 86400 + opening)
+        # Patients queue from 08:00; the first call comes at 08:30.
+        est.observe("check_in", "r", f"early{day}", day * 86400 + 8 * 3600)
+        est.observe("call", "r", f"early{day}", day * 86400 + opening)
+        est.observe("complete", "r", f"early{day}", day * 86400 + opening + 300)
+        feed_cycles(est, "r", [300.0] * 10, day * 86400 + opening + 300)
     early = 3 * 86400 + 8 * 3600  # 08:00 on the fourth day: 30 minutes before the first call
     assert est.forecast("r", 1, early).expected_s >= 1800
     assert est.forecast("r", 1, early + 1800).expected_s < 600
+    # A room whose first patient came late in the morning did not open late: no delay.
+    quiet = RoomStatsEstimator()
+    quiet.configure_room("q", 300, 1)
+    for day in range(3):
+        feed_cycles(quiet, "q", [300.0] * 3, day * 86400 + 11 * 3600)
+    assert quiet.forecast("q", 1, 3 * 86400 + 9 * 3600).expected_s < 600
 
 
 def test_a_thousand_estimates_take_well_under_a_millisecond_each():
