@@ -87,15 +87,16 @@ def render(labels: list[Label], output: Path) -> list[Path]:
         for n, label in enumerate(page):
             x0, y0 = (n % COLUMNS) * cell_w, (n // COLUMNS) * cell_h
             matrix = qr_matrix(label.payload)
-            side = min(cell_w, cell_h - 200) * 0.9
-            module = side / len(matrix)
-            left = x0 + (cell_w - side) / 2
-            top = y0 + 40
+            # Whole pixels per module: fractional edges blur modules and decoders miss them.
+            module = int(min(cell_w, cell_h - 200) * 0.9) // len(matrix)
+            side = module * len(matrix)
+            left = int(x0 + (cell_w - side) / 2)
+            top = int(y0 + 40)
             for r, row in enumerate(matrix):
                 for c, dark in enumerate(row):
                     if dark:
                         painter.fillRect(
-                            QRectF(left + c * module, top + r * module, module + 0.5, module + 0.5),
+                            QRectF(left + c * module, top + r * module, module, module),
                             QColor("black"),
                         )
             caption = QRectF(x0 + 20, top + side + 10, cell_w - 40, 150)

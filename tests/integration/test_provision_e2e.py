@@ -5,8 +5,11 @@ off), and `nfc-hospital provision` run as a child process with a temp config fol
 from __future__ import annotations
 
 import asyncio
+import shutil
 import stat
+import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,7 +22,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from central.broker_config import (
+    BrokerUser,
     central_user_from_file,
+    mosquitto_hash,
     render_auth_config,
     write_broker_config,
 )
@@ -28,7 +33,7 @@ from central.store.db import Database
 from protocol.enrolment import EnrolRequest
 from protocol.topics import Topics
 from tests.support.mosquitto import MosquittoBroker
-from tests.support.ports import free_port
+from tests.support.ports import free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -391,3 +396,42 @@ async def test_remove_wipes_the_station_and_central_revokes_it(site: Site) -> No
     )
     assert rc == 1
     assert "this machine is not enrolled" in out
+
+
+def test_the_generated_config_alone_runs_a_locked_down_broker() -> None:
+    """mosquitto -c DIR/mosquitto.conf, nothing else: as root it drops to the mosquitto user,
+    which must still read the password and ACL files (root:mosquitto 0640)."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    # pytest's tmp folders are 0700 root: the mosquitto user could not even look in.
+    base = Path(tempfile.mkdtemp(prefix="nfch-broker-"))
+    try:
+        base.chmod(0o711)
+        port = free_port()
+        password = "station-password-123"
+        central, _ = central_user_from_file(base / "central.pw")
+        files = write_broker_config(
+            base / "etc",
+            [BrokerUser("st-1", mosquitto_hash(password))],
+            central,
+            port=port,
+            bind="127.0.0.1",
+        )
+        (base / "etc").chmod(0o755)
+        proc = subprocess.Popen(
+            [binary, "-c", str(files.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            wait_for_port(port, 10)
+            anon = Client(port, None, None)
+            anon.close()
+            assert anon.refused
+            ok = Client(port, "st-1", password)
+            ok.close()
+            assert not ok.refused
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            assert proc.stderr is not None
+            proc.stderr.close()
+    finally:
+        shutil.rmtree(base)

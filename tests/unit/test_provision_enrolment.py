@@ -1,0 +1,185 @@
+"""Enrolment codes and their exchange over a real SQLite database and the aiohttp routes."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from central import broker_config
+from central.broker_config import verify_mosquitto_hash
+from central.clock import FakeClock
+from central.enrolment import (
+    CodeInvalid,
+    EnrolmentService,
+    EnrolmentSettings,
+    StationUnknown,
+    broker_users,
+    build_enrolment_app,
+    code_hash,
+    main,
+    new_code,
+)
+from central.store.db import Database
+from protocol.enrolment import CODE_PATTERN, EnrolRequest, LeaveRequest, normalize_code
+
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    d = Database(str(tmp_path / "central.db"))
+    d.migrate()
+    yield d
+    d.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def service(db: Database, clock: FakeClock) -> EnrolmentService:
+    settings = EnrolmentSettings(broker_host="mqtt.local", broker_port=1883, code_ttl_s=600)
+    return EnrolmentService(db, settings, site_key=KEY, clock=clock)
+
+
+def test_codes_are_typable_and_normalised() -> None:
+    for _ in range(50):
+        assert re.match(CODE_PATTERN, new_code())
+    assert normalize_code(" abcd efgh-jkmn ") == "ABCD-EFGH-JKMN"
+    assert code_hash("abcd-efgh-jkmn") == code_hash("ABCDEFGHJKMN")
+
+
+def test_a_code_enrols_once_and_stores_only_hashes(service: EnrolmentService, db: Database) -> None:
+    issued = service.create_code("1층 접수", "lobby", name_en="Lobby")
+    assert issued.station_id == "st-lobby-1"
+    assert service.create_code("x", "lobby").station_id == "st-lobby-2"
+    got = service.exchange(EnrolRequest(code=issued.code, hostname="pi-1"))
+    assert got.station_id == "st-lobby-1"
+    assert got.name.ko == "1층 접수"
+    assert got.location_node == "lobby"
+    assert got.mqtt.username == "st-lobby-1"
+    assert got.mqtt.host == "mqtt.local"
+    assert bytes.fromhex(got.site_key_hex) == KEY
+    [user] = broker_users(db)
+    assert user.username == "st-lobby-1"
+    assert verify_mosquitto_hash(got.mqtt.password, user.password_hash)
+    with db.read() as conn:
+        dump = "\n".join(str(r) for r in conn.exec_driver_sql("SELECT * FROM enrolment_codes"))
+        station = conn.exec_driver_sql(
+            "SELECT enabled, node_id FROM stations WHERE station_id='st-lobby-1'"
+        ).one()
+    assert issued.code not in dump
+    assert got.mqtt.password not in dump
+    assert tuple(station) == (1, "lobby")
+    with pytest.raises(CodeInvalid, match="the code is used"):
+        service.exchange(EnrolRequest(code=issued.code))
+
+
+def test_an_expired_or_unknown_code_is_refused(
+    service: EnrolmentService, clock: FakeClock, db: Database
+) -> None:
+    issued = service.create_code("A", "a")
+    clock.advance(seconds=601)
+    with pytest.raises(CodeInvalid, match="the code is expired"):
+        service.exchange(EnrolRequest(code=issued.code))
+    with pytest.raises(CodeInvalid, match="the code is unknown"):
+        service.exchange(EnrolRequest(code="AAAA-BBBB-CCCC"))
+    assert broker_users(db) == []
+
+
+def test_two_pis_racing_with_one_code_get_one_enrolment(service: EnrolmentService) -> None:
+    issued = service.create_code("A", "a")
+    results: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def race() -> None:
+        barrier.wait()
+        try:
+            results.append(service.exchange(EnrolRequest(code=issued.code)))
+        except CodeInvalid as e:
+            results.append(e)
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 4
+    assert sum(not isinstance(r, CodeInvalid) for r in results) == 1
+
+
+def test_re_enrolment_replaces_the_password_and_revoke_leave(
+    service: EnrolmentService, db: Database
+) -> None:
+    first = service.exchange(EnrolRequest(code=service.create_code("A", "a").code))
+    again = service.create_code("A2", "a", station_id=first.station_id)
+    second = service.exchange(EnrolRequest(code=again.code))
+    assert second.station_id == first.station_id
+    [user] = broker_users(db)
+    assert not verify_mosquitto_hash(first.mqtt.password, user.password_hash)
+    with pytest.raises(CodeInvalid):
+        service.leave(LeaveRequest(station_id=first.station_id, password=first.mqtt.password))
+    service.leave(LeaveRequest(station_id=first.station_id, password=second.mqtt.password))
+    assert broker_users(db) == []
+    with pytest.raises(StationUnknown):
+        service.revoke("st-nobody")
+
+
+async def test_http_routes_answer_in_the_api_error_format(service: EnrolmentService) -> None:
+    async with TestClient(TestServer(build_enrolment_app(service))) as client:
+        r = await client.post(
+            "/api/v1/stations/enrolment-codes", json={"name": "접수", "location": "lobby"}
+        )
+        assert r.status == 200
+        code = (await r.json())["code"]
+        r = await client.post("/api/v1/enrol", json={"code": code.lower()})
+        assert r.status == 200
+        body = await r.json()
+        assert body["station_id"] == "st-lobby-1"
+        r = await client.post("/api/v1/enrol", json={"code": code})
+        assert r.status == 403
+        err = (await r.json())["error"]
+        assert err["reason"] == "enrolment_code_invalid"
+        assert err["where"] == "body.code"
+        r = await client.post("/api/v1/enrol", json={"code": "not a code"})
+        assert r.status == 422
+        assert (await r.json())["error"]["where"] == "body.code"
+        r = await client.post("/api/v1/stations/st-lobby-1/revoke")
+        assert r.status == 200
+        r = await client.post("/api/v1/stations/st-none/revoke")
+        assert r.status == 404
+
+
+def test_admin_command_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = str(tmp_path / "c.db")
+    assert main(["--database", url, "enrol", "--name", "접수", "--location", "lobby"]) == 0
+    out = capsys.readouterr().out
+    assert "station:  st-lobby-1" in out
+    code = out.split("code:")[1].split()[0]
+    db = Database(url)
+    svc = EnrolmentService(db, EnrolmentSettings(broker_host="h"), site_key=KEY)
+    svc.exchange(EnrolRequest(code=code))
+    db.dispose()
+    assert main(["--database", url, "list"]) == 0
+    assert "st-lobby-1\tissued" in capsys.readouterr().out
+    pw = tmp_path / "central.pw"
+    rc = broker_config.main(
+        [str(tmp_path / "broker"), "--database", url, "--central-password-file", str(pw)]
+    )
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "1 station(s) allowed" in out
+    assert "reload Mosquitto" in out
+    assert "user st-lobby-1" in (tmp_path / "broker" / "acl").read_text()
+    assert main(["--database", url, "revoke", "st-lobby-1"]) == 0
+    assert "revoked st-lobby-1" in capsys.readouterr().out
+    assert main(["--database", url, "revoke", "st-lobby-1x"]) == 2
+    assert "No enrolled station" in capsys.readouterr().err

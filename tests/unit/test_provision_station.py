@@ -1,0 +1,113 @@
+"""The station's files as provisioning renders them, checked against the daemons' own config
+models (tests may import edge and kiosk_ui; provisioning itself never does)."""
+
+from __future__ import annotations
+
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from edge.config import EdgeConfig
+from kiosk_ui.config import KioskConfig
+from protocol.base import LocalizedText
+from protocol.enrolment import EnrolMqtt, EnrolResponse
+from provisioning.errors import NotEnrolled, ProvisionError
+from provisioning.files import put, wipe
+from provisioning.station import (
+    Layout,
+    Options,
+    load_existing,
+    render_kiosk_toml,
+    render_station_toml,
+    site_key_file_bytes,
+    split_enrolment,
+    write_station,
+)
+
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def response(ca: str | None = None) -> EnrolResponse:
+    return EnrolResponse(
+        station_id="st-lobby-1",
+        name=LocalizedText(ko="접수", en="Lobby"),
+        location_node="lobby",
+        mqtt=EnrolMqtt(
+            host="mqtt.local", port=8883, username="st-lobby-1", password="p" * 32, ca_pem=ca
+        ),
+        site_key_hex=KEY.hex(),
+    )
+
+
+def layout(tmp_path: Path) -> Layout:
+    return Layout(config_dir=tmp_path / "etc", data_dir=tmp_path / "var", root=tmp_path / "root")
+
+
+def test_rendered_configs_are_valid_for_the_edge_daemon_and_the_kiosk(tmp_path: Path) -> None:
+    enrolment, _ = split_enrolment(response(ca="-----BEGIN CERTIFICATE-----\n"), "http://c")
+    lay = layout(tmp_path)
+    opts = Options(readers=[{"type": "nfcpy", "device": "usb"}])
+    edge = EdgeConfig.model_validate(tomllib.loads(render_station_toml(enrolment, lay, opts)))
+    assert edge.station_id == "st-lobby-1"
+    assert edge.location_node == "lobby"
+    assert edge.mqtt.username == "st-lobby-1"
+    assert edge.mqtt.password_file == lay.config_dir / "mqtt.password"
+    assert edge.mqtt.tls_ca_file == lay.config_dir / "ca.pem"
+    assert edge.site_key_file == lay.config_dir / "site.key"
+    assert edge.readers[0].type == "nfcpy"
+    kiosk = KioskConfig.model_validate(tomllib.loads(render_kiosk_toml(enrolment, lay, opts)))
+    assert kiosk.station_id == "st-lobby-1"
+    assert kiosk.edge_screen_url == f"ws://127.0.0.1:{edge.http.port}/api/v1/screen"
+
+
+def test_write_is_private_idempotent_and_dry_run_writes_nothing(tmp_path: Path) -> None:
+    enrolment, secrets = split_enrolment(response(), "http://c")
+    lay = layout(tmp_path)
+    planned = write_station(enrolment, secrets, lay, Options(), dry_run=True)
+    assert {c.change for c in planned} == {"created"}
+    assert not lay.config_dir.exists()
+    first = write_station(enrolment, secrets, lay, Options())
+    assert [c.path for c in first] == [c.path for c in planned]
+    for c in first:
+        mode = stat.S_IMODE(c.path.stat().st_mode)
+        assert mode == (0o644 if c.path.suffix == ".service" else 0o600), c.path
+    assert stat.S_IMODE(lay.config_dir.stat().st_mode) == 0o750
+    assert {c.change for c in write_station(enrolment, secrets, lay, Options())} == {"unchanged"}
+    # A loosened mode is put right.
+    (lay.config_dir / "mqtt.password").chmod(0o644)
+    changed = [
+        c for c in write_station(enrolment, secrets, lay, Options()) if c.change != "unchanged"
+    ]
+    assert [c.path.name for c in changed] == ["mqtt.password"]
+    back, back_secrets = load_existing(lay)
+    assert back == enrolment
+    assert back_secrets == secrets
+
+
+def test_load_existing_says_how_to_enrol(tmp_path: Path) -> None:
+    with pytest.raises(NotEnrolled, match="not enrolled") as e:
+        load_existing(layout(tmp_path))
+    assert "nfc-hospital provision --central URL --code CODE" in e.value.todo
+
+
+def test_a_site_key_the_edge_daemon_would_cut_is_refused() -> None:
+    assert site_key_file_bytes(KEY) == KEY
+    with pytest.raises(ProvisionError, match="whitespace"):
+        site_key_file_bytes(b" " + KEY)
+    with pytest.raises(ProvisionError, match="whitespace"):
+        site_key_file_bytes(KEY + b"\n")
+
+
+def test_put_and_wipe(tmp_path: Path) -> None:
+    p = tmp_path / "a" / "secret"
+    assert put(p, b"x").change == "created"
+    assert put(p, b"x").change == "unchanged"
+    assert put(p, b"y").change == "updated"
+    assert put(p, b"z", dry_run=True).change == "updated"
+    assert p.read_bytes() == b"y"
+    assert not list(p.parent.glob(".*.tmp"))
+    assert wipe(p).change == "removed"
+    assert not p.exists()
+    assert wipe(p).change == "absent"
