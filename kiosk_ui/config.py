@@ -47,7 +47,7 @@ class KioskConfig(Model):
         default=6, ge=5, le=8, description="How many waiting patients the room board lists."
     )
     edge_screen_url: str = Field(
-        default="ws://127.0.0.1:8080/api/v1/screen",
+        default="ws://127.0.0.1:8081/api/v1/screen",
         pattern=r"^wss?://",
         description="Station mode: the edge daemon's screen WebSocket.",
     )
