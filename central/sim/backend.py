@@ -14,8 +14,29 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """A visit booked for the day, as a backend with its own records must know it."""
+
+    visit_id: str
+    index: int
+    """1, 2, 3 ... in booking order (a backend derives card and registration numbers)."""
+    priority: int
+    rooms: tuple[str, ...]
+    kinds: tuple[str, ...]
+    """Room kind of each step."""
+
+
 class QueueBackend(Protocol):
     """The queue operations the simulation needs; `t` is simulated seconds since midnight."""
+
+    books_rooms: bool
+    """True when every step's room is fixed at booking (a real system's visits have planned
+    rooms); False lets the simulation send a patient to the shortest line on arrival."""
+
+    def book(self, bookings: list[Booking], t: float) -> None:
+        """The day's visits, before the first arrival."""
+        ...
 
     def check_in(self, visit_id: str, room_id: str, priority: int, step: int, t: float) -> int:
         """Queue the visit in the room; returns its place in line (1 = next)."""
@@ -33,8 +54,14 @@ class QueueBackend(Protocol):
         """The called patient is at the desk."""
         ...
 
-    def complete(self, visit_id: str, t: float) -> None:
-        """The step is done; the visit leaves the room's queue."""
+    def complete(self, visit_id: str, t: float) -> tuple[str, int] | None:
+        """The step is done; the visit leaves the room's queue. Returns (room, place in line)
+        when the backend queued the next step itself (as central's engine does), else None
+        (the patient checks in at the next room's station)."""
+        ...
+
+    def finish(self, visit_id: str, t: float) -> None:
+        """The last step is done: the visit is over (paid)."""
         ...
 
     def miss(self, visit_id: str, t: float) -> bool:
@@ -74,6 +101,8 @@ class PureQueue:
     """In-memory queues with the engine's rules: priority class, then arrival; a missed patient
     goes back after `requeue_after` others; `no_show_after` calls make a no-show."""
 
+    books_rooms = False
+
     def __init__(self, requeue_after: int = 3, no_show_after: int = 3) -> None:
         self._requeue_after = requeue_after
         self._no_show_after = no_show_after
@@ -96,8 +125,15 @@ class PureQueue:
         bisect.insort(room.line, item)
         return bisect.bisect_left(room.line, item) + 1
 
+    def book(self, bookings: list[Booking], t: float) -> None:
+        return None
+
     def tap(self, visit_id: str, room_id: str, outcome: str, t: float) -> None:
         return None
+
+    def finish(self, visit_id: str, t: float) -> None:
+        if visit_id in self._entries:
+            raise QueueModelError(f"{visit_id} finishes while queued")
 
     def call_next(self, room_id: str, desk: int, t: float) -> str | None:
         room = self._room(room_id)
@@ -118,9 +154,10 @@ class PureQueue:
     def start(self, visit_id: str, t: float) -> None:
         self._entry(visit_id, "CALLED").state = "ONGOING"
 
-    def complete(self, visit_id: str, t: float) -> None:
+    def complete(self, visit_id: str, t: float) -> tuple[str, int] | None:
         self._entry(visit_id, "ONGOING")
         del self._entries[visit_id]
+        return None
 
     def miss(self, visit_id: str, t: float) -> bool:
         entry = self._entry(visit_id, "CALLED")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from central.sim import events as ev
-from central.sim.backend import PureQueue, QueueBackend
+from central.sim.backend import Booking, PureQueue, QueueBackend
 from central.sim.config import SimConfig, load_hospital
 from central.sim.events import Observer, SimEvent
 from protocol.errors import ConfigError
@@ -152,6 +152,7 @@ class Simulation:
         hour_weights = [cfg.arrivals_by_hour[h] for h in hours]
         mix_weights = [m.weight for m in cfg.mixes]
         width = len(str(cfg.visits))
+        bookings: list[Booking] = []
         for i in range(1, cfg.visits + 1):
             mix = rng.choices(cfg.mixes, mix_weights)[0]
             hour = rng.choices(hours, hour_weights)[0]
@@ -159,7 +160,8 @@ class Simulation:
             rooms: list[str | None] = []
             for step in mix.steps:
                 group = cfg.groups[step]
-                rooms.append(rng.choice(group.rooms) if group.choose == "random" else None)
+                fixed = group.choose == "random" or self.backend.books_rooms
+                rooms.append(rng.choice(group.rooms) if fixed else None)
             urgent = rng.random() < cfg.priority_rate
             visit = _Visit(
                 visit_id=f"{self._id_prefix}{i:0{width}d}",
@@ -170,6 +172,15 @@ class Simulation:
                 booked_at=booked,
             )
             self.visits[visit.visit_id] = visit
+            bookings.append(
+                Booking(
+                    visit.visit_id,
+                    i,
+                    visit.priority,
+                    tuple(r or "" for r in rooms),
+                    tuple(self.rooms[r].spec.kind if r else "" for r in rooms),
+                )
+            )
             if rng.random() < cfg.no_show_rate:
                 # Never comes: the visit is closed as a no-show when the day is cut off.
                 continue
@@ -177,6 +188,7 @@ class Simulation:
             if rng.random() < cfg.late_rate:
                 arrive += self._exp(cfg.late_mean_s)
             self._at(arrive, self._arrive, visit, arrive > booked)
+        self.backend.book(bookings, self.now)
         self._at(self.close_by, self._close)
 
     def every(self, interval_s: float, fn: Callable[[float], None]) -> None:
@@ -214,6 +226,15 @@ class Simulation:
         if visit.ended:
             return
         cfg, rng = self.config, self.rng
+        if visit.room_id is not None:
+            # Already queued there by the backend when the last step was completed: the
+            # patient taps anyway and is told they are waiting (or being called).
+            desks = self.rooms[visit.room_id].desks
+            called = any(d.busy_with == visit.visit_id for d in desks)
+            outcome = "called_now" if called else "already_waiting"
+            self.backend.tap(visit.visit_id, visit.room_id, outcome, self.now)
+            self._emit(ev.TAP, visit, room_id=visit.room_id, detail=outcome)
+            return
         room_id = visit.rooms[visit.step]
         if room_id is None:
             group = cfg.groups[visit.steps[visit.step]]
@@ -300,15 +321,21 @@ class Simulation:
     def _complete(self, visit: _Visit, room_id: str, desk_no: int) -> None:
         if visit.ended:
             return
-        self.backend.complete(visit.visit_id, self.now)
+        queued = self.backend.complete(visit.visit_id, self.now)
         self._emit(ev.COMPLETE, visit, room_id=room_id, desk=desk_no + 1)
         self._free_desk(room_id, desk_no)
         visit.room_id = None
         visit.step += 1
         if visit.step < len(visit.steps):
+            if queued is not None:
+                visit.room_id, position = queued
+                visit.abandons = self.rng.random() < self.config.abandon_rate
+                self._emit(ev.CHECK_IN, visit, room_id=visit.room_id, position=position)
+                self._wake_desks(visit.room_id)
             self._at(self.now + self._exp(self.config.walk_s), self._reach, visit, True)
         else:
             visit.ended = True
+            self.backend.finish(visit.visit_id, self.now)
             self._emit(ev.FINISH, visit)
 
     def _missed(self, visit: _Visit, room_id: str, desk_no: int) -> None:
