@@ -1,0 +1,197 @@
+"""HTML shells. Every value that is not a literal goes through `esc` (html.escape)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from central.web.config import WebConfig
+
+ASSET_VERSION = "1"
+
+
+def esc(value: object) -> str:
+    """HTML-escape any value for text or a quoted attribute."""
+    return escape(str(value), quote=True)
+
+
+def _page(
+    *, lang: str, title: str, body_class: str, body: str, scripts: list[str], data: dict[str, str]
+) -> str:
+    attrs = "".join(f' data-{esc(k)}="{esc(v)}"' for k, v in data.items())
+    tags = "".join(
+        f'<script src="/static/{esc(s)}?v={ASSET_VERSION}" defer></script>' for s in scripts
+    )
+    return (
+        "<!doctype html>\n"
+        f'<html lang="{esc(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{esc(title)}</title>"
+        f'<link rel="stylesheet" href="/static/app.css?v={ASSET_VERSION}">'
+        f"{tags}</head>"
+        f'<body class="{esc(body_class)}"{attrs}>{body}</body></html>'
+    )
+
+
+def staff_login(cfg: WebConfig) -> str:
+    body = f"""
+<main class="login-wrap">
+  <form id="login-form" class="login-card" autocomplete="on">
+    <div class="brand-mark" aria-hidden="true">+</div>
+    <h1><span>{esc(cfg.site_name_ko)}</span><small>{esc(cfg.site_name_en)}</small></h1>
+    <p class="login-sub" data-i18n="login.title">외래 대기 관리 시스템 · 직원 로그인</p>
+    <label><span data-i18n="login.username">아이디</span>
+      <input id="username" name="username" autocomplete="username" required maxlength="64"></label>
+    <label><span data-i18n="login.password">비밀번호</span>
+      <input id="password" name="password" type="password" autocomplete="current-password"
+             required maxlength="256"></label>
+    <p id="login-error" class="form-error" role="alert" hidden></p>
+    <button type="submit" class="btn btn-primary btn-block" id="login-submit"
+            data-i18n="login.submit">로그인</button>
+    <div class="lang-switch"><button type="button" data-lang="ko">한국어</button>
+      <button type="button" data-lang="en">English</button></div>
+  </form>
+</main>"""
+    return _page(
+        lang="ko",
+        title=f"{cfg.site_name_ko} · 직원 로그인",
+        body_class="page-login",
+        body=body,
+        scripts=["common.js", "login.js"],
+        data={},
+    )
+
+
+def staff_dashboard(cfg: WebConfig) -> str:
+    body = f"""
+<header class="topbar">
+  <div class="brand"><span class="brand-mark small" aria-hidden="true">+</span>
+    <span class="brand-name">{esc(cfg.site_name_ko)}</span>
+    <span class="brand-app" data-i18n="app.title">외래 대기 관리</span></div>
+  <nav class="tabs" role="tablist">
+    <button class="tab active" data-tab="queues" data-i18n="tab.queues">대기열</button>
+    <button class="tab" data-tab="search" data-i18n="tab.search">환자 검색</button>
+    <button class="tab" data-tab="fleet" data-i18n="tab.fleet">장비 현황</button>
+  </nav>
+  <div class="user">
+    <span id="conn" class="conn conn-off" data-i18n="conn.off">연결 끊김</span>
+    <span id="clock" class="clock"></span>
+    <span id="user-name" class="user-name"></span><span id="user-role" class="role-chip"></span>
+    <button id="lang-toggle" class="btn btn-ghost" type="button">English</button>
+    <button id="logout" class="btn btn-ghost" type="button" data-i18n="logout">로그아웃</button>
+  </div>
+</header>
+<div id="toast" class="toast" role="status" hidden></div>
+<div class="layout">
+  <aside class="sidebar" id="sidebar">
+    <h2 data-i18n="rooms.title">진료실 선택</h2>
+    <div id="room-list" class="room-list"></div>
+  </aside>
+  <main class="content">
+    <section id="tab-queues" class="tab-panel">
+      <div id="boards" class="boards"></div>
+      <p id="boards-empty" class="empty" data-i18n="rooms.pick">왼쪽에서 진료실을 선택하세요.</p>
+    </section>
+    <section id="tab-search" class="tab-panel" hidden>
+      <form id="search-form" class="search-bar">
+        <input id="search-q" type="search" maxlength="64"
+               data-i18n-placeholder="search.placeholder"
+               placeholder="번호표, 이름 또는 등록번호">
+        <button class="btn btn-primary" type="submit" data-i18n="search.go">검색</button>
+      </form>
+      <table class="grid" id="search-results"><thead><tr>
+        <th data-i18n="col.ticket">번호</th><th data-i18n="col.name">이름</th>
+        <th data-i18n="col.reg">등록번호</th><th data-i18n="col.room">진료실</th>
+        <th data-i18n="col.state">상태</th></tr></thead><tbody></tbody></table>
+    </section>
+    <section id="tab-fleet" class="tab-panel" hidden>
+      <table class="grid" id="fleet"><thead><tr>
+        <th data-i18n="fleet.station">스테이션</th><th data-i18n="fleet.status">상태</th>
+        <th data-i18n="fleet.seen">마지막 수신</th><th data-i18n="fleet.version">버전</th>
+        <th data-i18n="fleet.outbox">미전송</th><th data-i18n="fleet.oldest">가장 오래된 미전송</th>
+        <th data-i18n="fleet.readers">리더기</th><th data-i18n="fleet.clock">시계 오차</th>
+        <th data-i18n="fleet.acked">확인된 순번</th></tr></thead><tbody></tbody></table>
+    </section>
+  </main>
+  <aside id="drawer" class="drawer" hidden aria-live="polite">
+    <button id="drawer-close" class="btn btn-ghost drawer-close" type="button"
+            data-i18n="close">닫기</button>
+    <div id="drawer-body"></div>
+  </aside>
+</div>
+<dialog id="modal" class="modal"><form method="dialog" id="modal-form">
+  <h3 id="modal-title"></h3><div id="modal-body"></div>
+  <div class="modal-actions">
+    <button value="cancel" class="btn btn-ghost" data-i18n="cancel">취소</button>
+    <button value="ok" id="modal-ok" class="btn btn-primary" data-i18n="ok">확인</button>
+  </div></form></dialog>"""
+    return _page(
+        lang="ko",
+        title=f"{cfg.site_name_ko} · 외래 대기 관리",
+        body_class="page-staff",
+        body=body,
+        scripts=["common.js", "staff.js"],
+        data={},
+    )
+
+
+def phone_page(cfg: WebConfig, visit_id: str | None) -> str:
+    """The phone page: the login form, and (for a visit) the journey view."""
+    body = f"""
+<header class="p-head">
+  <div class="p-brand"><span class="brand-mark small" aria-hidden="true">+</span>
+    <span>{esc(cfg.site_name_ko)}</span></div>
+  <div class="p-langs" role="group" aria-label="Language">
+    <button data-lang="ko">한국어</button><button data-lang="en">English</button>
+    <button data-lang="zh">中文</button><button data-lang="ja">日本語</button></div>
+</header>
+<main class="p-main">
+  <section id="p-login" class="p-card" hidden>
+    <h1 data-i18n="login.title">나의 진료 안내</h1>
+    <p data-i18n="login.help">휴대전화 번호 끝 4자리와 생년월일로 확인합니다.</p>
+    <form id="p-login-form">
+      <label><span data-i18n="login.last4">휴대전화 끝 4자리</span>
+        <input id="p-last4" inputmode="numeric" pattern="[0-9]{{4}}" maxlength="4"
+               autocomplete="off" required></label>
+      <label><span data-i18n="login.birth">생년월일 8자리 (예: 19500301)</span>
+        <input id="p-birth" inputmode="numeric" pattern="[0-9]{{8}}" maxlength="8"
+               autocomplete="bday" required></label>
+      <p id="p-login-error" class="form-error" role="alert" hidden></p>
+      <button type="submit" class="btn btn-primary btn-block btn-xl"
+              data-i18n="login.submit">확인</button>
+    </form>
+  </section>
+  <section id="p-view" hidden>
+    <div id="p-alert" class="p-alert" role="alert" hidden></div>
+    <div class="p-card p-ticket">
+      <div class="p-ticket-label" data-i18n="ticket">나의 번호</div>
+      <div id="p-number" class="p-number">-</div>
+      <div id="p-room" class="p-room"></div>
+      <dl class="p-stats">
+        <div><dt data-i18n="ahead">앞 대기</dt><dd id="p-ahead">-</dd></div>
+        <div><dt data-i18n="wait">예상 대기</dt><dd id="p-wait">-</dd></div>
+      </dl>
+      <p id="p-updated" class="p-updated"></p>
+      <button id="p-notify" class="btn btn-ghost" type="button" hidden
+              data-i18n="notify">차례가 가까우면 알림 받기</button>
+    </div>
+    <div class="p-card">
+      <h2 id="p-progress" class="p-progress"></h2>
+      <div class="p-bar"><div id="p-bar-fill" class="p-bar-fill"></div></div>
+      <ol id="p-steps" class="p-steps"></ol>
+    </div>
+    <div class="p-card" id="p-prep-card" hidden>
+      <h2 data-i18n="prep">준비 사항</h2><p id="p-prep" class="p-prep"></p></div>
+    <div class="p-card" id="p-route-card" hidden>
+      <h2 data-i18n="route">가는 길</h2>
+      <img id="p-route" class="p-route" alt=""></div>
+  </section>
+</main>"""
+    return _page(
+        lang="ko",
+        title=f"{cfg.site_name_ko} · 나의 진료 안내",
+        body_class="page-phone",
+        body=body,
+        scripts=["common.js", "phone.js"],
+        data={"visit": visit_id or ""},
+    )
