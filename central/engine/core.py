@@ -1058,13 +1058,13 @@ class Engine:
         Built with a constant number of queries whatever the queue length, and cached per
         (room, version): readers of an unchanged room share one object.
         """
-        return self._snapshot(room_id)[0]
+        return self._snapshot(room_id).model
 
     def room_snapshot_json(self, room_id: str) -> bytes:
         """`room_snapshot` encoded as JSON bytes, also encoded once per version."""
-        return self._snapshot(room_id)[1]
+        return self._snapshot(room_id).data
 
-    def _snapshot(self, room_id: str) -> tuple[RoomQueueSnapshot, bytes]:
+    def _snapshot(self, room_id: str) -> reads.BuiltSnapshot:
         day = self._fresh_day()
         with self.db.read() as conn:
             return reads.room_snapshot(

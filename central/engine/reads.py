@@ -7,8 +7,9 @@ thousand readers of an unchanged room cost one build and one version lookup each
 
 from __future__ import annotations
 
+import json
 import threading
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, bindparam, select
@@ -27,15 +28,13 @@ from central.store.schema import (
     visit_steps,
     visits,
 )
-from protocol.base import LocalizedText
-from protocol.codec import encode
+from protocol.base import SCHEMA_VERSION, LocalizedText
 from protocol.journey import TERMINAL_STATES, State
 from protocol.messages import (
     CardEntry,
     DirectoryCards,
     DirectoryRoom,
     DirectoryRooms,
-    QueueEntry,
     RoomQueueSnapshot,
     VisitStepInfo,
 )
@@ -44,28 +43,44 @@ SHOWN_STATES = ("WAITING", "CALLED", "ONGOING")
 _q = queue_entries.c
 
 
+class BuiltSnapshot:
+    """One room snapshot version: its JSON bytes, and the pydantic model made on first use.
+
+    The bytes are written straight from the rows (a thousand model objects would cost more
+    than the queries); the model is validated from them, so both always agree.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._model: RoomQueueSnapshot | None = None
+
+    @property
+    def model(self) -> RoomQueueSnapshot:
+        if self._model is None:
+            self._model = RoomQueueSnapshot.model_validate_json(self.data)
+        return self._model
+
+
 class SnapshotCache:
     """Built documents keyed by what they were built from; safe across threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rooms: dict[str, tuple[int, date, RoomQueueSnapshot, bytes]] = {}
+        self._rooms: dict[str, tuple[int, date, BuiltSnapshot]] = {}
         self._cards: tuple[int, date, DirectoryCards] | None = None
 
-    def room(self, room_id: str, version: int, day: date) -> tuple[RoomQueueSnapshot, bytes] | None:
+    def room(self, room_id: str, version: int, day: date) -> BuiltSnapshot | None:
         with self._lock:
             hit = self._rooms.get(room_id)
         if hit is not None and hit[0] == version and hit[1] == day:
-            return hit[2], hit[3]
+            return hit[2]
         return None
 
-    def put_room(
-        self, room_id: str, version: int, day: date, snap: RoomQueueSnapshot, data: bytes
-    ) -> None:
+    def put_room(self, room_id: str, version: int, day: date, built: BuiltSnapshot) -> None:
         with self._lock:
             old = self._rooms.get(room_id)
             if old is None or (old[1], old[0]) <= (day, version):
-                self._rooms[room_id] = (version, day, snap, data)
+                self._rooms[room_id] = (version, day, built)
 
     def cards(self, version: int, day: date) -> DirectoryCards | None:
         with self._lock:
@@ -136,7 +151,7 @@ def room_snapshot(
     cache: SnapshotCache,
     estimator: WaitEstimator,
     now: datetime,
-) -> tuple[RoomQueueSnapshot, bytes]:
+) -> BuiltSnapshot:
     head = conn.execute(
         select(
             room_versions.c.version,
@@ -195,38 +210,39 @@ def room_snapshot(
         (r for r in rows if r.state == "ONGOING"), key=lambda r: (r.started_at, r.entry_id)
     )
 
-    def entry(r: Any, position: int | None) -> QueueEntry:
+    def entry(r: Any, position: int | None) -> dict[str, Any]:
         est = estimator.estimate(info, position) if position is not None else None
-        return QueueEntry.model_construct(
-            visit_id=r.visit_id,
-            ticket_number=r.ticket_number,
-            masked_name=r.masked_name,
-            state=r.state,
-            priority=r.priority,
-            position=position,
-            estimated_wait_s=est.expected_s if est else None,
-            wait_low_s=est.low_s if est else None,
-            wait_high_s=est.high_s if est else None,
-            call_count=r.call_count,
-            desk=r.desk,
-        )
+        return {
+            "visit_id": r.visit_id,
+            "ticket_number": r.ticket_number,
+            "masked_name": r.masked_name,
+            "state": r.state,
+            "priority": r.priority,
+            "position": position,
+            "estimated_wait_s": est.expected_s if est else None,
+            "wait_low_s": est.low_s if est else None,
+            "wait_high_s": est.high_s if est else None,
+            "call_count": r.call_count,
+            "desk": r.desk,
+        }
 
-    snap = RoomQueueSnapshot(
-        room_id=room_id,
-        version=version,
-        service_day=day,
-        generated_at=now,
-        open=info.open,
-        now_calling=[entry(r, None) for r in calling[:50]],
-        ongoing=[entry(r, None) for r in ongoing[:50]],
-        waiting=[entry(r, i) for i, r in enumerate(waiting[:5000], start=1)],
-        served_today=int(head.served or 0),
-        estimated_wait_s=estimator.estimate(info, len(waiting) + 1).expected_s,
-        staff_on_duty=min(info.capacity, 100),
-    )
-    data = encode(snap)
-    cache.put_room(room_id, version, day, snap, data)
-    return snap, data
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "room_id": room_id,
+        "version": version,
+        "service_day": day.isoformat(),
+        "generated_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "open": info.open,
+        "now_calling": [entry(r, None) for r in calling[:50]],
+        "ongoing": [entry(r, None) for r in ongoing[:50]],
+        "waiting": [entry(r, i) for i, r in enumerate(waiting[:5000], start=1)],
+        "served_today": int(head.served or 0),
+        "estimated_wait_s": estimator.estimate(info, len(waiting) + 1).expected_s,
+        "staff_on_duty": min(info.capacity, 100),
+    }
+    built = BuiltSnapshot(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+    cache.put_room(room_id, version, day, built)
+    return built
 
 
 def visit_id_for_card(conn: Connection, card_hash_hex: str, day: date) -> str | None:
