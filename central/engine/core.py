@@ -49,6 +49,7 @@ from central.store.schema import (
     dead_letters,
     directory_versions,
     events,
+    patients,
     queue_entries,
     rooms,
     site_state,
@@ -1102,6 +1103,31 @@ class Engine:
         if visit_id is None:
             raise Rejected.of("unknown_card")
         return self.visit(visit_id)
+
+    def visits_for_phone_login(self, phone_last4: str, birth_date: date) -> list[VisitView]:
+        """Today's visits of the patients with these last 4 phone digits and birth date (the
+        phone page's weak login; the caller throttles and decides what one match means)."""
+        day = self._fresh_day()
+        with self.db.read() as conn:
+            ids = list(
+                conn.execute(
+                    select(visits.c.visit_id)
+                    .join(patients, patients.c.patient_id == visits.c.patient_id)
+                    .where(
+                        patients.c.phone_last4 == phone_last4,
+                        patients.c.birth_date == birth_date,
+                        visits.c.service_day == day,
+                    )
+                    .order_by(visits.c.visit_id)
+                    .limit(20)
+                ).scalars()
+            )
+            if not ids:
+                return []
+            rows = visits_from_rows(
+                conn.execute(visit_query(visits.c.visit_id.in_(ids), lock=False))
+            )
+        return [r.view() for r in rows]
 
     def visits(
         self,

@@ -262,6 +262,25 @@ def test_card_lookup_and_phone_check_in(engine):
     assert engine.visit_by_card(uid_for(1)).state is State.CANCELLED
 
 
+def test_phone_login_finds_todays_visit(engine):
+    from datetime import date
+
+    from central.engine.loader import PatientIn
+
+    data = small_hospital({"v1": ["r1"], "v2": ["r1"]})
+    data.patients[0] = PatientIn(
+        registration_no="R00001",
+        name="김민각",
+        birth_date=date(1950, 3, 2),
+        phone_last4="1234",
+        card_uids=[],
+    )
+    engine.load(data)
+    [found] = engine.visits_for_phone_login("1234", date(1950, 3, 2))
+    assert found.visit_id == "v1"
+    assert engine.visits_for_phone_login("1234", date(1950, 3, 3)) == []
+
+
 def test_snapshot_masks_names_estimates_waits_and_is_cached_per_version(engine, clock):
     load(engine, {f"v{i}": ["r1"] for i in range(1, 4)})
     for i in range(1, 4):
