@@ -169,8 +169,10 @@ def write_broker_config(
     topic_root: str = "nfch",
     port: int | None = 1883,
     bind: str | None = None,
+    conf: bool = True,
 ) -> BrokerFiles:
-    """Write `passwd`, `acl` and `mosquitto.conf` into `directory`; unchanged files are left.
+    """Write `passwd`, `acl` and (with `conf`) `mosquitto.conf` into `directory`; unchanged
+    files are left as they are.
 
     Files are mode 0640 owned by the `mosquitto` group when it exists and we may chown
     (Mosquitto reads them after dropping privileges), else 0600.
@@ -189,8 +191,9 @@ def write_broker_config(
     files = {
         PASSWD_FILE: render_passwd([central_credentials, *stations]),
         ACL_FILE: render_acl(names, central_credentials.username, topic_root),
-        CONF_FILE: render_conf(directory, port=port, bind=bind, tls=tls),
     }
+    if conf:
+        files[CONF_FILE] = render_conf(directory, port=port, bind=bind, tls=tls)
     changed = [
         directory / name for name, text in files.items() if write_private(directory / name, text)
     ]
@@ -247,6 +250,149 @@ def reload_broker(pid_file: Path | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# the hospital's small CA (TLS for the broker, client certificates for stations)
+#
+# `cryptography` is imported inside these functions: central without TLS never needs it.
+
+CA_CERT = "ca.pem"
+CA_KEY = "ca.key"
+BROKER_CERT = "broker.pem"
+BROKER_KEY = "broker.key"
+STATION_CERT_DAYS = 825
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def ensure_ca(
+    directory: Path, hosts: Sequence[str], *, name: str = "nfc-hospital CA"
+) -> TlsSettings:
+    """Create (once) a CA and a broker certificate for `hosts` in `directory`.
+
+    Existing files are kept, so running it again never invalidates certificates already given
+    to stations. Keys are 0600 (0640 root:mosquitto for the broker's key when possible).
+    """
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_cert_path, ca_key_path = directory / CA_CERT, directory / CA_KEY
+    now = datetime.now(UTC)
+    pem = serialization.Encoding.PEM
+    if not ca_cert_path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        _write_new(
+            ca_key_path,
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+            0o600,
+        )
+        _write_new(ca_cert_path, cert.public_bytes(pem), 0o644)
+    broker_cert_path, broker_key_path = directory / BROKER_CERT, directory / BROKER_KEY
+    if not broker_cert_path.exists():
+        ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
+        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = []
+        for h in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(h)))
+            except ValueError:
+                names.append(x509.DNSName(h))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        gid = _mosquitto_gid()
+        _write_new(
+            broker_key_path,
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+            0o640 if gid is not None else 0o600,
+        )
+        if gid is not None:
+            os.chown(broker_key_path, 0, gid)
+        _write_new(broker_cert_path, cert.public_bytes(pem), 0o644)
+    return TlsSettings(ca_cert_path, broker_cert_path, broker_key_path)
+
+
+def sign_station_csr(ca_cert_file: Path, ca_key_file: Path, csr_pem: str, station_id: str) -> str:
+    """A client certificate for `station_id` from the Pi's CSR (PEM in, PEM out).
+
+    The subject is set here (CN = station id), whatever the CSR asked for; the CSR's own
+    signature is checked so a request cannot carry someone else's public key.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as e:
+        raise BrokerConfigError(f"the certificate request is not a PEM CSR: {e}") from None
+    if not csr.is_signature_valid:
+        raise BrokerConfigError("the certificate request's signature does not verify")
+    public = csr.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise BrokerConfigError("the certificate request's key must be EC or RSA")
+    if isinstance(public, rsa.RSAPublicKey) and public.key_size < 2048:
+        raise BrokerConfigError("the certificate request's RSA key is shorter than 2048 bits")
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_file.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, station_id)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=STATION_CERT_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+# ---------------------------------------------------------------------------------------------
 # command line
 
 
@@ -296,12 +442,32 @@ def main(argv: list[str], prog: str = "nfc-hospital central broker-config") -> i
     parser.add_argument("--tls-key", type=Path, help="broker private key (PEM)")
     parser.add_argument("--tls-port", type=int, default=8883, help="TLS listener port")
     parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        metavar="DIR",
+        help="create (once) a hospital CA and a broker certificate in DIR and use them",
+    )
+    parser.add_argument(
+        "--tls-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="broker host name or address stations use (repeat; with --tls-dir)",
+    )
+    parser.add_argument(
         "--require-client-cert", action="store_true", help="refuse TLS clients with no cert"
     )
     parser.add_argument("--pid-file", type=Path, help="Mosquitto's PID file: SIGHUP it after")
     args = parser.parse_args(argv)
     tls = None
-    if args.tls_ca or args.tls_cert or args.tls_key:
+    if args.tls_dir:
+        if not args.tls_host:
+            parser.error("--tls-dir needs at least one --tls-host (the name stations connect to)")
+        made = ensure_ca(args.tls_dir, args.tls_host)
+        tls = TlsSettings(
+            made.ca_file, made.cert_file, made.key_file, args.tls_port, args.require_client_cert
+        )
+    elif args.tls_ca or args.tls_cert or args.tls_key:
         if not (args.tls_ca and args.tls_cert and args.tls_key):
             parser.error("TLS needs --tls-ca, --tls-cert and --tls-key together")
         tls = TlsSettings(

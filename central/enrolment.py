@@ -46,10 +46,11 @@ from sqlalchemy import (
 from central.api.errors import ApiError, error_middleware
 from central.api.registry import Call, Registry, metrics_middleware
 from central.broker_config import (
+    BrokerConfigError,
     BrokerUser,
-    TlsSettings,
     mosquitto_hash,
     reload_broker,
+    sign_station_csr,
     verify_mosquitto_hash,
     write_broker_config,
 )
@@ -164,8 +165,11 @@ class EnrolmentSettings(Model):
     central_password_file: Path | None = Field(
         default=None, description="Central's own broker password (needed with broker_dir)."
     )
-    tls_cert_file: Path | None = Field(default=None, description="Broker certificate (PEM).")
-    tls_key_file: Path | None = Field(default=None, description="Broker private key (PEM).")
+    ca_key_file: Path | None = Field(
+        default=None,
+        description="The hospital CA's private key: central signs stations' client "
+        "certificates from their CSRs when set (with ca_file).",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +337,7 @@ class EnrolmentService:
         site_key = self.site_key
         h = code_hash(request.code)
         now = self.clock.now()
+        client_cert = self._sign(request, h) if request.csr_pem else None
         password = secrets.token_urlsafe(24)
         hashed = mosquitto_hash(password)
 
@@ -400,9 +405,33 @@ class EnrolmentService:
                 password=password,
                 topic_root=s.topic_root,
                 ca_pem=ca,
+                client_cert_pem=client_cert,
             ),
             site_key_hex=site_key.hex(),
         )
+
+    def _sign(self, request: EnrolRequest, h: str) -> str:
+        """Sign the request's CSR for the code's station, before the code is used: a bad
+        CSR must not burn the code."""
+        s = self.settings
+        if s.ca_file is None or s.ca_key_file is None:
+            raise EnrolmentError(
+                "central has no CA to sign client certificates (ca_file, ca_key_file)",
+                "body.csr_pem",
+            )
+        with self.db.read() as conn:
+            sid = conn.execute(
+                select(enrolment_codes.c.station_id).where(enrolment_codes.c.code_hash == h)
+            ).scalar()
+        if sid is None:
+            ENROL_FAILURES.labels(reason="unknown").inc()
+            raise CodeInvalid("the code is unknown", "body.code")
+        assert request.csr_pem is not None
+        try:
+            return sign_station_csr(s.ca_file, s.ca_key_file, request.csr_pem, sid)
+        except BrokerConfigError as e:
+            ENROL_FAILURES.labels(reason="bad_csr").inc()
+            raise EnrolmentError(str(e), "body.csr_pem") from None
 
     # -- the broker
 
@@ -416,11 +445,9 @@ class EnrolmentService:
         from central.broker_config import central_user_from_file
 
         central, _ = central_user_from_file(s.central_password_file)
-        tls = None
-        if s.ca_file and s.tls_cert_file and s.tls_key_file:
-            tls = TlsSettings(s.ca_file, s.tls_cert_file, s.tls_key_file)
+        # Only the password and ACL files: the listener config belongs to broker-config.
         files = write_broker_config(
-            s.broker_dir, broker_users(self.db), central, tls, topic_root=s.topic_root, port=None
+            s.broker_dir, broker_users(self.db), central, topic_root=s.topic_root, conf=False
         )
         if not files.changed:
             return "broker files unchanged"

@@ -37,6 +37,12 @@ class EnrolRequest(Model):
     hostname: str | None = Field(
         default=None, max_length=253, description="The Pi's host name, recorded for the audit."
     )
+    csr_pem: str | None = Field(
+        default=None,
+        max_length=8000,
+        description="A PEM certificate signing request for the station's TLS client "
+        "certificate; the private key never leaves the Pi. Central sets the subject itself.",
+    )
 
     @field_validator("code", mode="before")
     @classmethod
@@ -56,6 +62,11 @@ class EnrolMqtt(Model):
     topic_root: str = Field(default="nfch", description="First topic level (nfch/v1/...).")
     ca_pem: str | None = Field(
         default=None, description="The hospital CA certificate (PEM) when the broker uses TLS."
+    )
+    client_cert_pem: str | None = Field(
+        default=None,
+        description="The station's client certificate (PEM), signed by the hospital CA from "
+        "the request's CSR; absent when no CSR was sent.",
     )
 
 

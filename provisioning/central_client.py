@@ -92,18 +92,28 @@ def exchange_code(
     code: str,
     hostname: str | None,
     *,
+    csr_pem: str | None = None,
     timeout: float = 15.0,
     ca_file: str | None = None,
 ) -> EnrolResponse:
     """Trade a one-time code for this station's identity and credentials."""
     status, doc = _post(
-        central, ENROL_PATH, EnrolRequest(code=code, hostname=hostname), timeout, ca_file
+        central,
+        ENROL_PATH,
+        EnrolRequest(code=code, hostname=hostname, csr_pem=csr_pem),
+        timeout,
+        ca_file,
     )
     if status in (403, 422):
         raise EnrolRefused(
             f"central refused the enrolment code: {_error_text(doc)}",
             "ask an admin for a new code (`nfc-hospital central station enrol ...`); "
             "codes work once and expire after 15 minutes",
+        )
+    if status == 400:
+        raise EnrolRefused(
+            f"central could not enrol this station: {_error_text(doc)}",
+            "fix what central names (the code was not used) and run provisioning again",
         )
     if status != 200:
         raise CentralUnreachable(

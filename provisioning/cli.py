@@ -21,6 +21,7 @@ from typing import Any
 from protocol.enrolment import CODE_PATTERN, normalize_code
 from provisioning import readers as rd
 from provisioning.central_client import check_url, exchange_code, leave
+from provisioning.certs import new_key_and_csr
 from provisioning.errors import NotEnrolled, ProvisionError, UsageError
 from provisioning.files import FileChange, wipe
 from provisioning.selftest import Check, check_clock_against, check_readers, mqtt_round_trip
@@ -101,6 +102,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--tap-timeout", type=float, default=20.0, metavar="SECONDS")
     parser.add_argument("--no-self-test", action="store_true", help="skip the self-test")
     parser.add_argument("--ca-file", metavar="FILE", help="CA to trust for an https:// central")
+    parser.add_argument(
+        "--client-cert",
+        action="store_true",
+        help="also get a TLS client certificate: the key is made here, central signs a CSR",
+    )
     return parser
 
 
@@ -172,8 +178,13 @@ def provision(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(f"Dry run: would exchange the code with {central}; nothing is written.")
             return 0
-        response = exchange_code(central, code, socket.gethostname(), ca_file=args.ca_file)
-        enrolment, secrets = split_enrolment(response, central)
+        client_key = csr = None
+        if args.client_cert:
+            client_key, csr = new_key_and_csr(socket.gethostname())
+        response = exchange_code(
+            central, code, socket.gethostname(), csr_pem=csr, ca_file=args.ca_file
+        )
+        enrolment, secrets = split_enrolment(response, central, client_key)
         print(f"Enrolled as {enrolment.station_id} ({enrolment.name.ko} / {enrolment.name.en})")
     assert secrets is not None
     options = Options(
@@ -208,7 +219,6 @@ def self_test(
 ) -> int:
     """Run the checks, print the summary, 0 when every essential check passed."""
     print("Self-test:")
-    ca = layout.path(CA_FILE) if enrolment.tls else None
     checks: list[Check] = [
         check_readers(
             args.nfc_device,
@@ -218,7 +228,7 @@ def self_test(
         ),
         check_clock_against(enrolment.central, args.ca_file),
     ]
-    link, status = mqtt_round_trip(enrolment, secrets, ca)
+    link, status = mqtt_round_trip(enrolment, secrets, layout)
     checks.append(link)
     for check in checks:
         for line in check.lines():
@@ -226,7 +236,8 @@ def self_test(
     print("Summary:")
     print(f"  station   {enrolment.station_id}  {enrolment.name.ko} / {enrolment.name.en}")
     print(f"  location  {enrolment.location_node or '-'}")
-    print(f"  broker    {enrolment.broker_host}:{enrolment.broker_port} (TLS: {enrolment.tls})")
+    tls = "client certificate" if enrolment.client_cert else ("yes" if enrolment.tls else "no")
+    print(f"  broker    {enrolment.broker_host}:{enrolment.broker_port} (TLS: {tls})")
     if status is not None:
         state = "online" if status.online else "provisioned, waiting for the daemon to start"
         print(f"  status    {state} (as the broker holds it)")

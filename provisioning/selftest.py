@@ -11,7 +11,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -23,7 +22,14 @@ from protocol.topics import Topics
 from provisioning import readers as rd
 from provisioning.central_client import check_clock
 from provisioning.errors import ProvisionError
-from provisioning.station import Enrolment, Secrets
+from provisioning.station import (
+    CA_FILE,
+    CLIENT_CERT_FILE,
+    CLIENT_KEY_FILE,
+    Enrolment,
+    Layout,
+    Secrets,
+)
 
 CLOCK_WARN_S = 2.0
 SOFTWARE = "provision"
@@ -101,7 +107,7 @@ def check_clock_against(central: str, ca_file: str | None) -> Check:
 
 
 def mqtt_round_trip(
-    enrolment: Enrolment, secrets: Secrets, ca_file: Path | None, *, timeout_s: float = 10.0
+    enrolment: Enrolment, secrets: Secrets, layout: Layout, *, timeout_s: float = 10.0
 ) -> tuple[Check, StationStatus | None]:
     """Log in with the new credentials, publish a retained status to our own status topic and
     read it back through the broker.
@@ -111,14 +117,14 @@ def mqtt_round_trip(
     """
     deadline = time.monotonic() + timeout_s
     while True:
-        check, status, refused = _round_trip_once(enrolment, secrets, ca_file, timeout_s)
+        check, status, refused = _round_trip_once(enrolment, secrets, layout, timeout_s)
         if not refused or time.monotonic() > deadline:
             return check, status
         time.sleep(0.5)
 
 
 def _round_trip_once(
-    enrolment: Enrolment, secrets: Secrets, ca_file: Path | None, timeout_s: float
+    enrolment: Enrolment, secrets: Secrets, layout: Layout, timeout_s: float
 ) -> tuple[Check, StationStatus | None, bool]:
     topic = Topics(enrolment.topic_root).station(enrolment.station_id, "status")
     status = StationStatus(
@@ -160,8 +166,13 @@ def _round_trip_once(
         protocol=mqtt.MQTTv5,
     )
     client.username_pw_set(enrolment.station_id, secrets.mqtt_password)
-    if ca_file is not None:
-        client.tls_set(ca_certs=str(ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    if enrolment.tls:
+        client.tls_set(
+            ca_certs=str(layout.path(CA_FILE)),
+            certfile=str(layout.path(CLIENT_CERT_FILE)) if enrolment.client_cert else None,
+            keyfile=str(layout.path(CLIENT_KEY_FILE)) if enrolment.client_cert else None,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message

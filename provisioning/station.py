@@ -45,9 +45,20 @@ KIOSK_TOML = "kiosk.toml"
 PASSWORD_FILE = "mqtt.password"  # noqa: S105 (a file name)
 SITE_KEY_FILE = "site.key"
 CA_FILE = "ca.pem"
+CLIENT_KEY_FILE = "client.key"
+CLIENT_CERT_FILE = "client.pem"
 ENROLMENT_FILE = "enrolment.json"
-SECRET_FILES = (PASSWORD_FILE, SITE_KEY_FILE)
-ALL_FILES = (STATION_TOML, KIOSK_TOML, PASSWORD_FILE, SITE_KEY_FILE, CA_FILE, ENROLMENT_FILE)
+SECRET_FILES = (PASSWORD_FILE, SITE_KEY_FILE, CLIENT_KEY_FILE)
+ALL_FILES = (
+    STATION_TOML,
+    KIOSK_TOML,
+    PASSWORD_FILE,
+    SITE_KEY_FILE,
+    CLIENT_KEY_FILE,
+    CLIENT_CERT_FILE,
+    CA_FILE,
+    ENROLMENT_FILE,
+)
 
 
 class Enrolment(Model):
@@ -61,6 +72,9 @@ class Enrolment(Model):
     broker_port: int = Field(ge=1, le=65535, description="Broker port.")
     topic_root: str = Field(description="First topic level.")
     tls: bool = Field(description="The broker link uses TLS with ca.pem.")
+    client_cert: bool = Field(
+        default=False, description="The station logs in with client.pem/client.key too."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,8 @@ class Secrets:
     mqtt_password: str
     site_key: bytes
     ca_pem: str | None
+    client_key_pem: str | None = None
+    client_cert_pem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +116,16 @@ class Options:
     watchdog_s: int = 30
 
 
-def split_enrolment(response: EnrolResponse, central: str) -> tuple[Enrolment, Secrets]:
-    """Central's answer as the public part (enrolment.json) and the secrets."""
+def split_enrolment(
+    response: EnrolResponse, central: str, client_key_pem: str | None = None
+) -> tuple[Enrolment, Secrets]:
+    """Central's answer (and our own client key) as the public part and the secrets."""
+    if client_key_pem is not None and not (response.mqtt.client_cert_pem and response.mqtt.ca_pem):
+        raise ProvisionError(
+            "central did not send a client certificate and the CA certificate",
+            "configure central's CA (enrolment ca_file and ca_key_file) and enrol with a "
+            "new code, or leave out --client-cert",
+        )
     enrolment = Enrolment(
         station_id=response.station_id,
         name=response.name,
@@ -111,11 +135,14 @@ def split_enrolment(response: EnrolResponse, central: str) -> tuple[Enrolment, S
         broker_port=response.mqtt.port,
         topic_root=response.mqtt.topic_root,
         tls=response.mqtt.ca_pem is not None,
+        client_cert=client_key_pem is not None,
     )
     secrets = Secrets(
         mqtt_password=response.mqtt.password,
         site_key=bytes.fromhex(response.site_key_hex),
         ca_pem=response.mqtt.ca_pem,
+        client_key_pem=client_key_pem,
+        client_cert_pem=response.mqtt.client_cert_pem if client_key_pem else None,
     )
     return enrolment, secrets
 
@@ -155,9 +182,27 @@ def load_existing(layout: Layout) -> tuple[Enrolment, Secrets]:
             f"{layout.path(ENROLMENT_FILE)} is damaged: {e}",
             "enrol again with a new code: nfc-hospital provision --re-enrol --code CODE",
         ) from None
-    if enrolment.tls and not ca_path.exists():
-        raise NotEnrolled(f"{ca_path} is missing", "enrol again with a new code (--re-enrol)")
-    return enrolment, Secrets(password, key, ca)
+    try:
+        client_key = client_cert = None
+        if enrolment.client_cert:
+            client_key = layout.path(CLIENT_KEY_FILE).read_text(encoding="ascii")
+            client_cert = layout.path(CLIENT_CERT_FILE).read_text(encoding="ascii")
+    except FileNotFoundError as e:
+        raise NotEnrolled(
+            f"the enrolment is incomplete ({e.filename} is missing)",
+            "enrol again with a new code: nfc-hospital provision --re-enrol --code CODE",
+        ) from None
+    return enrolment, Secrets(password, key, ca, client_key, client_cert)
+
+
+def _tls_settings(enrolment: Enrolment, layout: Layout) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if enrolment.tls:
+        out["tls_ca_file"] = str(layout.path(CA_FILE))
+    if enrolment.client_cert:
+        out["tls_cert_file"] = str(layout.path(CLIENT_CERT_FILE))
+        out["tls_key_file"] = str(layout.path(CLIENT_KEY_FILE))
+    return out
 
 
 def render_station_toml(enrolment: Enrolment, layout: Layout, options: Options) -> str:
@@ -169,8 +214,7 @@ def render_station_toml(enrolment: Enrolment, layout: Layout, options: Options) 
         "password_file": str(layout.path(PASSWORD_FILE)),
         "topic_root": enrolment.topic_root,
     }
-    if enrolment.tls:
-        mqtt["tls_ca_file"] = str(layout.path(CA_FILE))
+    mqtt.update(_tls_settings(enrolment, layout))
     doc: dict[str, Any] = {
         "station_id": enrolment.station_id,
         "data_dir": str(layout.data_dir / "station"),
@@ -201,7 +245,7 @@ def render_kiosk_toml(enrolment: Enrolment, layout: Layout, options: Options) ->
             "password_file": str(layout.path(PASSWORD_FILE)),
             "topic_root": enrolment.topic_root,
             "client_id": f"kiosk-{enrolment.station_id}",
-            **({"tls_ca_file": str(layout.path(CA_FILE))} if enrolment.tls else {}),
+            **_tls_settings(enrolment, layout),
         },
         "http": {"host": "127.0.0.1", "port": 0},
     }
@@ -315,6 +359,9 @@ def write_station(
     ]
     if secrets.ca_pem is not None:
         cfg.append((CA_FILE, secrets.ca_pem.encode("ascii"), 0o644))
+    if secrets.client_key_pem is not None and secrets.client_cert_pem is not None:
+        cfg.append((CLIENT_KEY_FILE, secrets.client_key_pem.encode("ascii"), 0o600))
+        cfg.append((CLIENT_CERT_FILE, secrets.client_cert_pem.encode("ascii"), 0o644))
     if options.kiosk:
         cfg.append((KIOSK_TOML, render_kiosk_toml(enrolment, layout, options).encode(), 0o600))
     changes = [
