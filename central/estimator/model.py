@@ -457,6 +457,11 @@ class RoomStatsEstimator:
             expected_s=round(f.expected_s), low_s=round(f.low80_s), high_s=round(f.high95_s)
         )
 
+    def recent_cycles(self, room_id: str) -> int:
+        """Desk cycles of the room in the current recent figure (0 for an unknown room)."""
+        room = self._rooms.get(room_id)
+        return room.recent.n if room else 0
+
     def waiting_count(self, room_id: str) -> int:
         """Patients the estimator believes wait in the room (for checks and metrics)."""
         room = self._rooms.get(room_id)

@@ -62,12 +62,15 @@ class EngineQueue:
         timezone: str = "Asia/Seoul",
         estimator: WaitEstimator | None = None,
         seed: int = 0,
+        clock: FakeClock | None = None,
     ) -> None:
-        """`database_url`: SQLAlchemy URL or a SQLite file path (migrated here)."""
+        """`database_url`: SQLAlchemy URL or a SQLite file path (migrated here). `clock` (made
+        here when None) is moved to each operation's simulated time; share it with the
+        estimator."""
         self.config = config
         self.tz = ZoneInfo(timezone)
         self.midnight = datetime.combine(config.service_day, time(0), tzinfo=self.tz)
-        self.clock = FakeClock(self.midnight + timedelta(hours=5))
+        self.clock = clock or FakeClock(self.midnight + timedelta(hours=5))
         self.db = Database(database_url)
         self.db.migrate()
         self.engine = Engine(
@@ -87,6 +90,10 @@ class EngineQueue:
         self._steps: dict[str, int] = {}  # visit_id -> step index the simulation is on
         self.rejects: Counter[str] = Counter()
         self.operations = 0
+        # An estimator that learns from the engine's audit rows (RoomStatsEstimator) is fed
+        # them before each operation, as a central worker would after each commit.
+        self._feed = getattr(estimator, "observe_audit", None)
+        self._audit_after = 0
         self._load_hospital(config.hospital_file)
 
     def close(self) -> None:
@@ -96,10 +103,22 @@ class EngineQueue:
     # ------------------------------------------------------------------ plumbing
 
     def _tick(self, t: float) -> None:
+        if self._feed is not None:
+            self._pump_audit()
         at = self.midnight + timedelta(seconds=t)
         if at > self.clock.now():
             self.clock.set(at)
         self.operations += 1
+
+    def _pump_audit(self) -> None:
+        assert self._feed is not None
+        while True:
+            rows = self.engine.audit(after_id=self._audit_after, limit=500)
+            for row in rows:
+                self._feed(row)
+                self._audit_after = row.audit_id
+            if len(rows) < 500:
+                return
 
     def _load_hospital(self, path: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
