@@ -49,10 +49,11 @@ CSRF_COOKIE = "nfch_csrf"
 DEVICE_COOKIE = "nfch_dev"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WS_RECHECK_S = 5.0
 
 AUTH_KEY: web.AppKey[AuthService] = web.AppKey("nfch_auth")
-_CLAIMS = "nfch.staff_claims"
-_VIA_COOKIE = "nfch.via_cookie"
+_CLAIMS: web.RequestKey[StaffClaims] = web.RequestKey("nfch_staff_claims", StaffClaims)
+_VIA_COOKIE: web.RequestKey[bool] = web.RequestKey("nfch_via_cookie", bool)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -131,9 +132,8 @@ def check_csrf(request: web.Request, service: AuthService, family: str | None) -
 
 async def staff_claims(request: web.Request) -> StaffClaims:
     """The verified staff caller of this request (raises AuthError)."""
-    cached = request.get(_CLAIMS)
-    if isinstance(cached, StaffClaims):
-        return cached
+    if _CLAIMS in request:
+        return request[_CLAIMS]
     service = auth_of(request)
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
@@ -416,8 +416,10 @@ async def run_until_invalid(
                 if request.transport is not None:
                     request.transport.close()
                 return
+            # Local revocations (logout on this worker) are seen at the next look: look often;
+            # a look is a cache check, the database only when the cache is stale.
             wait = max(0.5, (until - datetime.now(until.tzinfo)).total_seconds())
-            await asyncio.sleep(min(wait, 60.0))
+            await asyncio.sleep(min(wait, WS_RECHECK_S))
 
     async def serve() -> web.StreamResponse:
         return await handler(request)
