@@ -77,6 +77,7 @@ class PcscReader:
         self.config = config
         self._clock = clock
         self._health = HealthTracker(config.name, self.driver)
+        self._ctx: int | None = None  # the worker's PC/SC context, for SCardCancel on stop
 
     @property
     def name(self) -> str:
@@ -87,7 +88,13 @@ class PcscReader:
 
     async def run(self, on_read: OnRead) -> None:
         """Watch the reader in a worker thread and deliver reads, until cancelled."""
-        await run_worker_thread(self.name, self._worker, on_read)
+        await run_worker_thread(self.name, self._worker, on_read, wake=self._wake)
+
+    def _wake(self) -> None:
+        ctx = self._ctx
+        if ctx is not None:
+            # SCardCancel is the PC/SC way to end another thread's SCardGetStatusChange.
+            scard.SCardCancel(ctx)
 
     def _worker(self, stop: threading.Event, emit: Emit) -> None:
         backoff = Backoff(maximum_s=self.config.reconnect_max_s)
@@ -97,6 +104,7 @@ class PcscReader:
                 self._health.set("disconnected", f"pcscd not reachable: {_error(hresult)}")
                 stop.wait(backoff.next_delay())
                 continue
+            self._ctx = ctx
             try:
                 reader = self._choose(ctx)
                 if reader is not None:
@@ -105,6 +113,7 @@ class PcscReader:
                     self._watch(ctx, reader, stop, emit)
                     backoff.reset_if_stable(time.monotonic() - opened_at)
             finally:
+                self._ctx = None
                 scard.SCardReleaseContext(ctx)
             if not stop.is_set():
                 stop.wait(backoff.next_delay())
@@ -137,6 +146,8 @@ class PcscReader:
             hresult, states = scard.SCardGetStatusChange(ctx, timeout_ms, [(reader, state)])
             if hresult == scard.SCARD_E_TIMEOUT:
                 continue
+            if hresult == scard.SCARD_E_CANCELLED and stop.is_set():
+                return
             if hresult != scard.SCARD_S_SUCCESS:
                 self._health.set("disconnected", f"{reader}: {_error(hresult)}")
                 return

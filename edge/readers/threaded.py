@@ -25,11 +25,14 @@ Worker = Callable[[threading.Event, Emit], None]
 STOP_TIMEOUT_S = 5.0
 
 
-async def run_worker_thread(name: str, worker: Worker, on_read: OnRead) -> None:
+async def run_worker_thread(
+    name: str, worker: Worker, on_read: OnRead, wake: Callable[[], None] | None = None
+) -> None:
     """Run `worker(stop, emit)` in a thread and deliver what it emits until cancelled.
 
-    If the worker returns or raises on its own, `run` raises: a reader that stopped reading is
-    a bug the daemon must not hide.
+    `wake`, if given, is called after the stop event is set, to interrupt a blocking wait in
+    the library (pyscard's SCardCancel). If the worker returns or raises on its own, `run`
+    raises: a reader that stopped reading is a bug the daemon must not hide.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[ReadResult] = asyncio.Queue()
@@ -74,6 +77,8 @@ async def run_worker_thread(name: str, worker: Worker, on_read: OnRead) -> None:
         if getter is not None:
             getter.cancel()
         stop.set()
+        if wake is not None:
+            wake()
         if not finished.done():
             try:
                 await asyncio.wait_for(asyncio.shield(finished), STOP_TIMEOUT_S)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -152,3 +154,13 @@ async def test_pcscd_restart_is_survived_with_backoff(pcscd, card):
         card.insert()
         result = await got.next()
         assert isinstance(result, CardRead)
+
+
+async def test_cancel_interrupts_a_long_status_wait(pcscd):
+    reader = _reader(poll_interval_s=5.0)
+    async with running(reader):
+        await wait_until(lambda: reader.health().status == "ok")
+        await asyncio.sleep(0.2)  # let the worker settle into its 5 s SCardGetStatusChange
+        cancelled_at = time.monotonic()
+    assert time.monotonic() - cancelled_at < 1.0
+    assert reader.health().detail == "stopped"
