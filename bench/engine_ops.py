@@ -162,7 +162,7 @@ def _queue_ops(make_db: Callable[[], Database], label: str, calls: int) -> None:
             engine.complete(v.visit_id, actor="bench")
             before = counter.n
             t = time.perf_counter()
-            engine.room_snapshot("r")  # a new version: a full rebuild
+            engine.room_snapshot_json("r")  # a new version: a full rebuild
             read_t.append(time.perf_counter() - t)
             read_sql.append(counter.n - before)
         print(
