@@ -143,11 +143,12 @@ def run(argv: list[str]) -> int:
     )
     parser.add_argument("--taps", type=int, default=100, help="taps per stack (default 100)")
     args = parser.parse_args(argv)
-    try:
-        import tests.support  # noqa: F401
-    except ImportError:
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "tests" / "support" / "nfc_emulator.py").exists():
         print("reader-latency needs a source checkout: the emulators are in tests/support")
         return 2
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
     if args.stack in ("nfcpy-udp", "all"):
         asyncio.run(bench_nfcpy(args.taps, "felica"))
         asyncio.run(bench_nfcpy(args.taps, "type2"))
