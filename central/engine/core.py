@@ -404,6 +404,17 @@ class Engine:
             )
         }
         fresh = [e for e in batch.events if e.station_seq > acked and e.station_seq not in known]
+        for e in batch.events:
+            old = known.get(e.station_seq)
+            if old is not None and old.event_id not in (None, str(e.event_id)):
+                # Same seq, another event: the station's outbox was reset or it reuses seqs.
+                log.warning(
+                    "station_seq_reused station=%s seq=%d stored=%s got=%s",
+                    sid,
+                    e.station_seq,
+                    old.event_id,
+                    e.event_id,
+                )
         used_ids = set(
             tx.conn.execute(
                 select(events.c.event_id).where(
@@ -462,7 +473,8 @@ class Engine:
                     rej = self._event_check_in(tx, sid, e, raw_id, careful=careful)
                     outcome = "applied"
                 elif isinstance(e, LeaseRequestEvent):
-                    known_rooms = [r for r in e.room_ids if r in self._room_ids(tx.conn)]
+                    all_rooms = self._room_ids(tx.conn)
+                    known_rooms = [r for r in e.room_ids if r in all_rooms]
                     lease_ops.top_up(tx.conn, sid, tx.day, self.lease_settings, tx.now, known_rooms)
                     tx.leases_changed.add(sid)  # republish even when central saw no need
                     outcome = "applied"
@@ -490,10 +502,13 @@ class Engine:
         if rows:
             tx.conn.execute(insert(events), rows)
         new_acked = acked
+        # The run after the old ack; bounded so a long-open gap never makes batches slow (the
+        # ack then moves on by at most this much per batch).
         for seq in tx.conn.execute(
             select(events.c.station_seq)
             .where(events.c.station_id == sid, events.c.station_seq > acked)
             .order_by(events.c.station_seq)
+            .limit(10_000)
         ).scalars():
             if seq != new_acked + 1:
                 break
@@ -503,6 +518,7 @@ class Engine:
             .where(stations.c.station_id == sid)
             .values(acked_through=new_acked, last_batch_at=tx.now)
         )
+        rejects.sort(key=lambda r: r.station_seq)
         ack = self._ack(sid, new_acked, rejects)
         return ack, applied, len(batch.events) - len(fresh), rejects
 
