@@ -1,0 +1,312 @@
+"""The dashboard and the phone page in Debian's Chromium (Playwright) against a real central
+server on a free port: live calls without reload, throttled logins, XSS names as text, silent
+access-token refresh, refresh-token reuse logging the family out.
+
+Screenshots go to tmp; with NFCH_UPDATE_SCREENSHOTS=1 they replace docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from central.engine import Engine
+from tests.support.web_central import PASSWORDS, WebCentral, web_central
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+XSS = "<img src=x onerror=alert(1)>"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+def shot_path(tmp_path: Path, name: str) -> Path:
+    if os.environ.get("NFCH_UPDATE_SCREENSHOTS") == "1":
+        return SHOTS / name
+    return tmp_path / name
+
+
+def watch(page: Any) -> dict[str, list[str]]:
+    """Record dialogs (an XSS would open one), page errors and main-frame navigations."""
+    seen: dict[str, list[str]] = {"dialogs": [], "errors": [], "navigations": []}
+
+    async def on_dialog(d: Any) -> None:
+        seen["dialogs"].append(d.message)
+        await d.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on(
+        "framenavigated",
+        lambda f: seen["navigations"].append(f.url) if f == page.main_frame else None,
+    )
+    return seen
+
+
+async def staff_login(page: Any, c: WebCentral, user: str = "nurse1", rooms: str = "") -> None:
+    await page.goto(f"{c.base}/staff/login")
+    await page.fill("#username", user)
+    await page.fill("#password", PASSWORDS[user])
+    await page.click("#login-submit")
+    await page.wait_for_url(f"{c.base}/staff")
+    if rooms:
+        await page.goto(f"{c.base}/staff?rooms={rooms}")
+    await page.wait_for_selector("body[data-live='1']")
+
+
+def queue_in_one_room(engine: Engine, n: int) -> tuple[str, list[str]]:
+    """Check in visits until one room has `n` waiting; returns (room, visits in line order)."""
+    by_room: dict[str, list[str]] = {}
+    for v in engine.visits(limit=1000):
+        room = v.steps[v.current_step].room_id
+        by_room.setdefault(room, []).append(v.visit_id)
+    room, visits = max(by_room.items(), key=lambda kv: len(kv[1]))
+    assert len(visits) >= n, by_room
+    for visit_id in visits[:n]:
+        engine.check_in(visit_id, actor="reception")
+    return room, visits[:n]
+
+
+async def test_call_next_reaches_phone_and_second_tab_within_a_second(
+    tmp_path: Path, browser: Any
+) -> None:
+    async with web_central(tmp_path, patients=40) as c:
+        room, line = queue_in_one_room(c.engine, 3)
+        c.publisher.submit(
+            c.engine.check_in(c.engine.visits(limit=1000)[-1].visit_id, actor="r").changes
+        )
+        first = line[0]
+        staff = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="ko-KR")
+        tab1 = await staff.new_page()
+        seen1 = watch(tab1)
+        await staff_login(tab1, c, rooms=room)
+        tab2 = await staff.new_page()
+        seen2 = watch(tab2)
+        await tab2.goto(f"{c.base}/staff?rooms={room}")
+        await tab2.wait_for_selector("body[data-live='1']")
+        row = f".board[data-room='{room}'] [data-section='waiting'] [data-visit='{first}']"
+        for tab in (tab1, tab2):
+            await tab.wait_for_selector(row)
+        # Full names on the staff boards.
+        name = c.engine.visit(first).patient_name
+        assert await tab2.locator(f"{row} .name").text_content() == name
+
+        phone_ctx = await browser.new_context(
+            viewport={"width": 412, "height": 915}, is_mobile=True, locale="ko-KR"
+        )
+        phone = await phone_ctx.new_page()
+        seen_phone = watch(phone)
+        token, _ = c.auth.make_link(first)
+        await phone.goto(f"{c.base}/p/v/{first}?t={token}")
+        await phone.wait_for_selector("body[data-live='1']")
+        assert phone.url == f"{c.base}/p/v/{first}"  # the one-time token left the address bar
+        ticket = str(c.engine.visit(first).ticket_number)
+        assert await phone.locator("#p-number").text_content() == ticket
+        assert "단계 중" in (await phone.locator("#p-progress").text_content() or "")
+        assert await phone.locator("#p-alert").is_visible()  # first in line: "곧 차례입니다"
+        navs = (len(seen2["navigations"]), len(seen_phone["navigations"]))
+
+        await tab1.click(f".board[data-room='{room}'] [data-op='call-next']")
+        started = time.monotonic()
+        calling = f".board[data-room='{room}'] [data-section='calling'] [data-visit='{first}']"
+        await tab2.wait_for_selector(calling, timeout=1000)
+        await phone.wait_for_selector("#p-alert.called", timeout=1000)
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, elapsed
+        assert (len(seen2["navigations"]), len(seen_phone["navigations"])) == navs  # no reload
+        assert await tab1.locator(calling).count() == 1
+        alert = await phone.locator("#p-alert").text_content() or ""
+        assert "들어오세요" in alert
+
+        # Phone page in English, then Chinese and Japanese: same data, other language.
+        await phone.click("[data-lang='en']")
+        assert "Please go in now" in (await phone.locator("#p-alert").text_content() or "")
+        await phone.click("[data-lang='ja']")
+        assert "段階" in (await phone.locator("#p-progress").text_content() or "")
+        await phone.click("[data-lang='ko']")
+        await phone.screenshot(path=str(shot_path(tmp_path, "phone-page.png")), full_page=True)
+        await tab1.screenshot(path=str(shot_path(tmp_path, "dashboard.png")))
+        for seen in (seen1, seen2, seen_phone):
+            assert seen["dialogs"] == []
+            assert seen["errors"] == []
+
+
+async def test_wrong_password_is_throttled_in_the_page(tmp_path: Path, browser: Any) -> None:
+    async with web_central(tmp_path, patients=4) as c:
+        page = await browser.new_page()
+        await page.goto(f"{c.base}/staff/login")
+        await page.fill("#username", "nurse1")
+        for _ in range(6):
+            await page.fill("#password", "wrong password")
+            async with page.expect_response("**/auth/login") as r:
+                await page.click("#login-submit")
+            assert (await r.value).status == 401
+        assert "맞지 않습니다" in (await page.locator("#login-error").text_content() or "")
+        await page.fill("#password", PASSWORDS["nurse1"])  # right password, still locked
+        async with page.expect_response("**/auth/login") as r:
+            await page.click("#login-submit")
+        assert (await r.value).status == 429
+        text = await page.locator("#login-error").text_content() or ""
+        assert "너무 많습니다" in text
+        assert page.url == f"{c.base}/staff/login"
+
+
+async def test_hostile_patient_name_renders_as_text(tmp_path: Path, browser: Any) -> None:
+    async with web_central(tmp_path, patients=8) as c:
+        data = c.sample.data
+        c.engine.load(
+            data.model_copy(
+                update={
+                    "patients": [
+                        data.patients[0].model_copy(update={"name": XSS}),
+                        *data.patients[1:],
+                    ]
+                }
+            )
+        )
+        visit = next(
+            v for v in data.visits if v.registration_no == data.patients[0].registration_no
+        )
+        result = c.engine.check_in(visit.visit_id, actor="reception")
+        room = result.visit.room_id
+        assert room is not None
+        c.publisher.submit(result.changes)
+        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        seen = watch(page)
+        await staff_login(page, c, rooms=room)
+        name = page.locator(f"[data-visit='{visit.visit_id}'] .name")
+        await name.wait_for()
+        assert await name.text_content() == XSS
+        assert await page.locator(".board img").count() == 0
+        await name.click()
+        await page.wait_for_selector("#drawer:not([hidden]) [data-testid='patient-name']")
+        assert await page.locator("[data-testid='patient-name']").text_content() == XSS
+        await page.click("[data-tab='search']")
+        await page.fill("#search-q", "onerror")
+        await page.click("#search-form button")
+        cell = page.locator(f"#search-results tr[data-visit='{visit.visit_id}'] td").nth(1)
+        await cell.wait_for()
+        assert await cell.text_content() == XSS
+        assert await page.locator("#search-results img, #drawer img").count() == 0
+        assert seen["dialogs"] == []
+        assert seen["errors"] == []
+
+
+async def access_token(ctx: Any) -> str | None:
+    return next((ck["value"] for ck in await ctx.cookies() if ck["name"] == "nfch_at"), None)
+
+
+async def test_expired_access_token_is_refreshed_silently(tmp_path: Path, browser: Any) -> None:
+    async with web_central(tmp_path, patients=30, access_ttl_s=2) as c:
+        room, line = queue_in_one_room(c.engine, 2)
+        ctx = await browser.new_context(viewport={"width": 1440, "height": 900})
+        page = await ctx.new_page()
+        seen = watch(page)
+        refreshes: list[int] = []
+        page.on(
+            "response",
+            lambda r: refreshes.append(r.status) if r.url.endswith("/auth/refresh") else None,
+        )
+        await staff_login(page, c, rooms=room)
+        await page.wait_for_selector(f"[data-section='waiting'] [data-visit='{line[0]}']")
+        navs = len(seen["navigations"])
+        first = await access_token(ctx)
+
+        async def first_token_expired() -> None:
+            # The browser drops the cookie at expiry; the page then refreshes when its next
+            # call (or its WebSocket reconnect) gets a 401.
+            while await access_token(ctx) == first:
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(first_token_expired(), 10)
+        await page.click(f".board[data-room='{room}'] [data-op='call-next']")
+        await page.wait_for_selector(
+            f"[data-section='calling'] [data-visit='{line[0]}']", timeout=5000
+        )
+        assert 200 in refreshes
+        assert len(seen["navigations"]) == navs  # never sent to the login page
+        assert c.engine.visit(line[0]).queue_state == "CALLED"
+        assert seen["errors"] == []
+
+
+async def test_reused_refresh_token_logs_the_family_out(tmp_path: Path, browser: Any) -> None:
+    async with web_central(tmp_path, patients=4, refresh_reuse_grace_s=0) as c:
+        ctx = await browser.new_context()
+        page = await ctx.new_page()
+        await staff_login(page, c)
+        old = next(ck["value"] for ck in await ctx.cookies() if ck["name"] == "nfch_rt")
+        assert await page.evaluate("NFCH.refreshSession()") is True  # normal rotation
+        jar = {ck["name"]: ck["value"] for ck in await ctx.cookies()}
+        assert jar["nfch_rt"] != old
+        # Someone replays the copy they stole of the old refresh token.
+        async with aiohttp.ClientSession() as thief:
+            r = await thief.post(
+                f"{c.base}/auth/refresh",
+                headers={
+                    "Origin": c.base,
+                    "X-CSRF-Token": jar["nfch_csrf"],
+                    "Cookie": f"nfch_rt={old}",
+                },
+            )
+            assert r.status == 401
+            assert (await r.json())["error"]["reason"] == "refresh_reused"
+        # The browser's own (newer) login is over too: it lands on the login page by itself.
+        await page.wait_for_url(f"{c.base}/staff/login", timeout=10000)
+        r2 = await page.request.get(f"{c.base}/api/v1/visits")
+        assert r2.status == 401
+
+
+async def test_phone_login_form(tmp_path: Path, browser: Any) -> None:
+    async with web_central(tmp_path, patients=12) as c:
+        patient = next(p for p in c.sample.data.patients if p.phone_last4 and p.birth_date)
+        visit = next(
+            v for v in c.sample.data.visits if v.registration_no == patient.registration_no
+        )
+        assert patient.birth_date is not None and patient.phone_last4 is not None
+        ctx = await browser.new_context(viewport={"width": 412, "height": 915}, is_mobile=True)
+        page = await ctx.new_page()
+        seen = watch(page)
+        await page.goto(f"{c.base}/p")
+        await page.fill("#p-last4", "0000" if patient.phone_last4 != "0000" else "1111")
+        await page.fill("#p-birth", patient.birth_date.strftime("%Y%m%d"))
+        await page.click("#p-login-form button")
+        await page.wait_for_selector("#p-login-error:not([hidden])")
+        await page.fill("#p-last4", patient.phone_last4)
+        await page.click("#p-login-form button")
+        await page.wait_for_url(f"{c.base}/p/v/{visit.visit_id}")
+        await page.wait_for_selector("#p-view:not([hidden])")
+        total = len(visit.steps)
+        assert await page.locator("#p-steps li").count() == total
+        assert f"{total}단계 중 0단계 완료" == await page.locator("#p-progress").text_content()
+        assert seen["errors"] == []
