@@ -68,6 +68,9 @@ class Site:
             str(root),
             "--yes",
             "--no-kiosk",
+            # Not auto: a pcscd started by another test on this machine would be found.
+            "--reader",
+            "simulated",
             *extra,
         )
 

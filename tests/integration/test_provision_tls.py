@@ -124,6 +124,7 @@ async def test_station_gets_a_signed_client_certificate_and_uses_it(
     args = [
         "provision", "--central", tls_site.url, "--code", issued.code, "--client-cert",
         "--config-dir", str(etc), "--root", str(root), "--yes", "--no-kiosk",
+        "--reader", "simulated",
     ]  # fmt: skip
     rc, out = await run_cli(*args)
     assert rc == 0, out
@@ -152,7 +153,7 @@ async def test_station_gets_a_signed_client_certificate_and_uses_it(
     before = (etc / "client.pem").read_bytes()
     rc, out = await run_cli(*args)
     assert rc == 0, out
-    assert "Nothing changed" in out
+    assert "Nothing changed" in out, out
     assert (etc / "client.pem").read_bytes() == before
 
 
