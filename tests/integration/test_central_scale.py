@@ -3,6 +3,7 @@ hot query uses its index, and concurrent call-next never double-calls or skips."
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,11 +11,12 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, insert, text
 
-from central.engine import Rejected
+from central.engine import Engine, Rejected
 from central.engine.reads import next_waiting_query
+from central.store import Database
 from central.store.schema import patients, queue_entries, visit_steps, visits
 from tests.support.central_db import *  # noqa: F403
-from tests.support.central_db import DAY, START, small_hospital
+from tests.support.central_db import DAY, START, make_engine, pg_database, small_hospital
 
 pytestmark = pytest.mark.integration
 
@@ -147,9 +149,23 @@ def test_missed_call_does_not_rewrite_the_waiting_line(engine):
     assert len(sql) <= 12
 
 
-def test_sqlite_call_next_query_uses_the_queue_index(engine):
-    if not engine.db.is_sqlite:
-        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL has its own test below")
+@pytest.fixture
+def sqlite_engine(sqlite_template, tmp_path, clock) -> Iterator[Engine]:
+    shutil.copy(sqlite_template, tmp_path / "c.db")
+    engine = make_engine(Database(str(tmp_path / "c.db")), clock)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def pg_engine(postgres_db, clock) -> Iterator[Engine]:
+    engine = make_engine(pg_database(postgres_db), clock)
+    yield engine
+    engine.close()
+
+
+def test_sqlite_call_next_query_uses_the_queue_index(sqlite_engine):
+    engine = sqlite_engine
     engine.load(small_hospital({}, rooms=("big",)))
     fill(engine, "big", 200, "b")
     compiled = next_waiting_query("big", DAY).compile(
@@ -163,9 +179,9 @@ def test_sqlite_call_next_query_uses_the_queue_index(engine):
     assert "TEMP B-TREE" not in plan, plan
 
 
-def test_postgres_call_next_query_uses_the_queue_index(engine):
-    if engine.db.is_sqlite:
-        pytest.skip("PostgreSQL EXPLAIN")
+@pytest.mark.postgres
+def test_postgres_call_next_query_uses_the_queue_index(pg_engine):
+    engine = pg_engine
     engine.load(small_hospital({}, rooms=("big", "other")))
     fill(engine, "big", 1000, "b")
     fill(engine, "other", 1000, "o")

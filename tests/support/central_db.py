@@ -57,7 +57,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _pg_ready: set[str] = set()
 
 
-def _pg_database(postgres_db: Any) -> Database:
+def pg_database(postgres_db: Any) -> Database:
+    """The engine-test schema in the session's PostgreSQL database, migrated and emptied."""
     url = f"{postgres_db.sqlalchemy_url}?options=-csearch_path%3D{PG_SCHEMA}"
     if postgres_db.name not in _pg_ready:
         admin = Database(postgres_db.sqlalchemy_url)
@@ -84,7 +85,7 @@ def central_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Datab
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         db = Database(str(path))
     else:
-        db = _pg_database(request.getfixturevalue("postgres_db"))
+        db = pg_database(request.getfixturevalue("postgres_db"))
     try:
         yield db
     finally:
