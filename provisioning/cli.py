@@ -15,6 +15,7 @@ import contextlib
 import re
 import socket
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,16 @@ def _system(args: argparse.Namespace) -> System:
     return System("dry-run" if args.dry_run else ("skip" if args.root else "run"))
 
 
-def _readers(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _readers(args: argparse.Namespace, layout: Layout) -> list[dict[str, Any]]:
     choice = args.reader
+    existing = layout.path(STATION_TOML)
+    if choice == "auto" and existing.exists():
+        # Keep what the first run chose: the running daemon holds the reader now, so probing
+        # again would not find it and would rewrite the config without it.
+        with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
+            readers = tomllib.loads(existing.read_text(encoding="utf-8")).get("readers")
+            if isinstance(readers, list) and readers:
+                return readers
     if choice == "auto":
         if rd.find_nfcpy(args.nfc_device).ok:
             choice = "nfcpy"
@@ -188,7 +197,7 @@ def provision(args: argparse.Namespace) -> int:
         print(f"Enrolled as {enrolment.station_id} ({enrolment.name.ko} / {enrolment.name.en})")
     assert secrets is not None
     options = Options(
-        readers=_readers(args), kiosk=not args.no_kiosk, edge_http_port=args.edge_http_port
+        readers=_readers(args, layout), kiosk=not args.no_kiosk, edge_http_port=args.edge_http_port
     )
     changes = write_station(enrolment, secrets, layout, options, dry_run=args.dry_run)
     _print_changes("Files:", changes, args.dry_run)

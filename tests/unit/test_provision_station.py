@@ -111,3 +111,18 @@ def test_put_and_wipe(tmp_path: Path) -> None:
     assert wipe(p).change == "removed"
     assert not p.exists()
     assert wipe(p).change == "absent"
+
+
+def test_auto_reader_keeps_the_first_runs_choice(tmp_path: Path) -> None:
+    # On a second run the daemon holds the USB reader, so a new probe would miss it.
+    from provisioning.cli import _readers, build_parser
+
+    enrolment, secrets = split_enrolment(response(), "http://c")
+    lay = layout(tmp_path)
+    opts = Options(readers=[{"type": "nfcpy", "device": "usb:054c:06c1"}])
+    write_station(enrolment, secrets, lay, opts)
+    args = build_parser("p").parse_args(["--config-dir", str(lay.config_dir)])
+    assert args.reader == "auto"
+    assert _readers(args, lay) == [{"type": "nfcpy", "device": "usb:054c:06c1"}]
+    args = build_parser("p").parse_args(["--reader", "simulated"])
+    assert _readers(args, lay) == [{"type": "simulated"}]
