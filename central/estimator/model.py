@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -227,6 +228,8 @@ class RoomStatsEstimator:
         self._clock = clock or SystemClock()
         self._local = local
         self._rooms: dict[str, _Room] = {}
+        # The engine may build snapshots on several threads while another feeds events.
+        self._lock = threading.RLock()
         # Standardized errors and their quantiles, per band of places in line: the shape of
         # the error differs between "next" (one desk's remaining time) and far back (a sum).
         bands = len(_BANDS) + 1
@@ -237,6 +240,10 @@ class RoomStatsEstimator:
 
     def configure_room(self, room_id: str, avg_service_s: float, capacity: int) -> None:
         """Tell the estimator a room's configured average and its staff count."""
+        with self._lock:
+            self._configure_room(room_id, avg_service_s, capacity)
+
+    def _configure_room(self, room_id: str, avg_service_s: float, capacity: int) -> None:
         room = self._rooms.get(room_id)
         if room is None:
             room = self._rooms[room_id] = _Room(float(avg_service_s), max(1, capacity))
@@ -290,9 +297,14 @@ class RoomStatsEstimator:
         """A queue event in `room_id` at time `at` (check_in/rejoin/next_step/release/transfer
         in: joined; call; start; complete, miss, no_show: desk free; hold, cancel: left).
         `position` (optional, on joining) is the place in line; else the count of waiting."""
+        with self._lock:
+            self._observe(str(action), room_id, visit_id, at, position)
+
+    def _observe(
+        self, a: str, room_id: str, visit_id: str, at: float, position: int | None
+    ) -> None:
         room = self._room(room_id)
         room.seen = True
-        a = str(action)
         if a in ("check_in", "rejoin", "next_step", "release", "transfer"):
             if visit_id in room.waiting:
                 return
@@ -435,6 +447,10 @@ class RoomStatsEstimator:
 
     def forecast(self, room_id: str, position: int, now: float) -> WaitForecast:
         """Forecast for the patient at `position` (1 = next) in `room_id` at time `now`."""
+        with self._lock:
+            return self._forecast(room_id, position, now)
+
+    def _forecast(self, room_id: str, position: int, now: float) -> WaitForecast:
         room = self._room(room_id)
         hour = int(self._local(now) % 86400 // 3600)
         if hour != room.m_hour and hour in room.by_hour:

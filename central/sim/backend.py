@@ -13,6 +13,10 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from central.sim.errors import QueueModelError
+
+__all__ = ["Booking", "PureQueue", "QueueBackend", "QueueModelError"]
+
 
 @dataclass(frozen=True, slots=True)
 class Booking:
@@ -75,10 +79,6 @@ class QueueBackend(Protocol):
     def waiting(self, room_id: str) -> list[str]:
         """Visits waiting in the room, in call order."""
         ...
-
-
-class QueueModelError(Exception):
-    """The simulation asked the queue for something impossible (a bug in the simulation)."""
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from protocol.base import Model
 from protocol.config import load_config
@@ -142,13 +142,15 @@ class SimConfig(Model):
         description="Relative share of booked arrivals in each local hour (the morning peak).",
     )
     groups: dict[str, RoomGroup] = Field(
-        default_factory=_default_groups, description="Step name -> rooms that serve it."
+        default_factory=_default_groups,
+        description="Step name -> rooms that serve it (merged over the defaults).",
     )
     mixes: list[VisitMix] = Field(
         default_factory=_default_mixes, min_length=1, description="Kinds of visits."
     )
     service: dict[str, ServiceKind] = Field(
-        default_factory=_default_kinds, description="Room kind -> service-time distribution."
+        default_factory=_default_kinds,
+        description="Room kind -> service-time distribution (merged over the defaults).",
     )
     service_by_hour: dict[int, float] = Field(
         default_factory=lambda: {9: 0.9, 10: 0.9, 11: 0.95, 13: 1.15, 14: 1.1, 15: 1.05},
@@ -207,6 +209,21 @@ class SimConfig(Model):
     no_show_after_calls: int = Field(
         default=3, ge=1, description="Called this many times without coming: a no-show."
     )
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _merge_groups(cls, value: object) -> object:
+        # A file names only the groups it changes or adds; the others keep their defaults.
+        if isinstance(value, dict):
+            return {**_default_groups(), **value}
+        return value
+
+    @field_validator("service", mode="before")
+    @classmethod
+    def _merge_service(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {**_default_kinds(), **value}
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> SimConfig:

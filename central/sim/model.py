@@ -7,6 +7,7 @@ Time `t` is simulated seconds since local midnight of the service day.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import random
 from collections.abc import Callable, Iterable
@@ -17,6 +18,8 @@ from central.sim.backend import Booking, PureQueue, QueueBackend
 from central.sim.config import SimConfig, load_hospital
 from central.sim.events import Observer, SimEvent
 from protocol.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 NORMAL_PRIORITY = 5
 URGENT_PRIORITY = 0
@@ -212,6 +215,9 @@ class Simulation:
             self.now = t
             fn(*args)
             n += 1
+        log.info(
+            "sim.day_done visits=%d arrived=%d steps=%d", len(self.visits), len(self.arrived), n
+        )
         return n
 
     def _arrive(self, visit: _Visit, late: bool) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
+import central.sim
 from central.sim.cli import main
 from central.sim.config import RoomGroup, SimConfig, VisitMix, load_sim_config
 from central.sim.model import Simulation
@@ -79,3 +81,14 @@ def test_print_config_round_trips(capsys):
     assert main(["--print-config"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert SimConfig.model_validate(printed) == SimConfig()
+
+
+def test_the_sample_day_toml_loads_and_runs(capsys):
+    sample = Path(central.sim.__file__).parent / "sample_day.toml"
+    config = load_sim_config(sample)
+    assert config.visits == 500
+    assert config.staff == {"pay-1": 2}
+    assert config.service["lab"].dist == "gamma"
+    # Kinds not named in the file keep their defaults.
+    assert config.service["imaging"] == SimConfig().service["imaging"]
+    assert main(["--config", str(sample), "--quiet"]) == 0
