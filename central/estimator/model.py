@@ -179,7 +179,8 @@ class _Room:
     # back in line), per second of waiting: decayed sums.
     ahead_n: float = 0.0
     ahead_s: float = 0.0
-    frees: deque[float] = field(default_factory=deque)  # desk freed, queue not empty
+    frees: deque[float] = field(default_factory=lambda: deque(maxlen=16))
+    """When a desk came free with patients waiting (for the call gap)."""
     gap_s: float = 15.0
     gap_n: int = 0
     # Combined figures, refreshed on every new cycle: the cycle mean/var and lognormal params.
@@ -189,6 +190,10 @@ class _Room:
     sigma: float = 0.0
     se2: float = 0.0  # variance of the estimate of m
     m_hour: int = -1
+
+
+def _since(entry: float | tuple[float, float, float, int, int]) -> float:
+    return entry[0] if isinstance(entry, tuple) else float(entry)
 
 
 def local_clock(timezone: str) -> Callable[[float], float]:
@@ -228,6 +233,8 @@ class RoomStatsEstimator:
         self._clock = clock or SystemClock()
         self._local = local
         self._rooms: dict[str, _Room] = {}
+        self._where: dict[str, str] = {}  # visit_id -> room it waits in or is called to
+        self._day = -1
         # The engine may build snapshots on several threads while another feeds events.
         self._lock = threading.RLock()
         # Standardized errors and their quantiles, per band of places in line: the shape of
@@ -303,11 +310,21 @@ class RoomStatsEstimator:
     def _observe(
         self, a: str, room_id: str, visit_id: str, at: float, position: int | None
     ) -> None:
+        day = int(self._local(at) // 86400)
+        if day != self._day:
+            self._day = day
+            self._forget_stale(at - 12 * 3600)
         room = self._room(room_id)
         room.seen = True
         if a in ("check_in", "rejoin", "next_step", "release", "transfer"):
             if visit_id in room.waiting:
                 return
+            other = self._where.get(visit_id)
+            if other is not None and other != room_id:
+                # Transferred: it left the other room's line without an event there.
+                self._rooms[other].waiting.pop(visit_id, None)
+                self._rooms[other].busy.pop(visit_id, None)
+            self._where[visit_id] = room_id
             pos = position if position is not None else len(room.waiting) + 1
             mean, sd, _median = self._model(room, pos, at)
             room.waiting[visit_id] = (at, mean, sd, room.calls, pos)
@@ -347,9 +364,22 @@ class RoomStatsEstimator:
                 room.waiting[visit_id] = (at, 0.0, 0.0, room.calls, 0)
             elif a == "no_show":
                 room.waiting.pop(visit_id, None)
+            if visit_id not in room.waiting:
+                self._where.pop(visit_id, None)
         elif a in ("hold", "cancel"):
             room.waiting.pop(visit_id, None)
             room.busy.pop(visit_id, None)
+            self._where.pop(visit_id, None)
+
+    def _forget_stale(self, before: float) -> None:
+        """Drop patients still 'waiting' or 'at a desk' from before `before`: visits left open
+        at the end of a day, whose closing event never reached the estimator."""
+        for room in self._rooms.values():
+            for table in (room.waiting, room.busy):
+                for visit_id in [v for v, x in table.items() if _since(x) < before]:
+                    del table[visit_id]
+                    self._where.pop(visit_id, None)
+            room.frees.clear()
 
     def observe_audit(self, record: AuditRecord) -> None:
         """Feed one of the engine's audit rows (a journey transition with its room)."""

@@ -221,3 +221,33 @@ def test_baselines():
         rolling.observe("call", "r", str(v), called)
     assert rolling.forecast_s("r", 1, 700) == pytest.approx((300 + 500) / 2)
     assert queue.forecast_s("r", 3, 0) == 450
+
+
+def test_a_transfer_moves_the_patient_between_lines():
+    est = RoomStatsEstimator()
+    est.configure_room("a", 300, 1)
+    est.configure_room("b", 300, 1)
+    est.observe("check_in", "a", "v1", NOON)
+    est.observe("check_in", "a", "v2", NOON + 1)
+    assert est.waiting_count("a") == 2
+    est.observe("transfer", "b", "v1", NOON + 60)
+    assert (est.waiting_count("a"), est.waiting_count("b")) == (1, 1)
+    est.observe("cancel", "b", "v1", NOON + 120)
+    assert est.waiting_count("b") == 0
+
+
+def test_what_was_left_open_yesterday_does_not_weigh_on_today():
+    est = RoomStatsEstimator()
+    est.configure_room("r", 600, 1)
+    feed_cycles(est, "r", [600.0] * 20, NOON)
+    # Evening: a patient called and never closed, another left waiting.
+    evening = 18 * 3600.0
+    est.observe("check_in", "r", "late", evening)
+    est.observe("check_in", "r", "stuck", evening)
+    est.observe("call", "r", "stuck", evening + 10)
+    assert est.waiting_count("r") == 1
+    tomorrow = 86400 + 10 * 3600.0
+    est.observe("check_in", "r", "first", tomorrow)
+    assert est.waiting_count("r") == 1
+    # The desk is free (yesterday's call is forgotten): the first patient is called soon.
+    assert est.forecast("r", 1, tomorrow + 1).expected_s < 120
