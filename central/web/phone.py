@@ -65,6 +65,8 @@ class PhoneContext:
     _rooms: dict[str, DirectoryRoom] = field(default_factory=dict)
     _rooms_version: int = -1
     _routes: dict[tuple[str, str, bool, str], str] = field(default_factory=dict)
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    """Open phone feeds, closed when central shuts down."""
 
     def rooms(self) -> dict[str, DirectoryRoom]:
         doc = self.engine.directory_rooms()
@@ -352,6 +354,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
 async def _serve_feed(ctx: PhoneContext, request: web.Request, visit_id: str) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=1024)
     await ws.prepare(request)
+    ctx.sockets.add(ws)
     hub = ctx.hub
     client = hub.connect()
     room: str | None = None
@@ -404,14 +407,21 @@ async def _serve_feed(ctx: PhoneContext, request: web.Request, visit_id: str) ->
     except* (ConnectionResetError, RuntimeError) as eg:
         log.info("phone.feed_ended visit=%s error=%r", visit_id, eg.exceptions[0])
     finally:
+        ctx.sockets.discard(ws)
         hub.disconnect(client)
         if not ws.closed:
             await ws.close()
     return ws
 
 
+async def _close_feeds(app: web.Application) -> None:
+    for ws in list(app[PHONE_KEY].sockets):
+        await ws.close(code=1001, message=b"server shutting down")
+
+
 def install(app: web.Application, ctx: PhoneContext) -> None:
     app[PHONE_KEY] = ctx
+    app.on_shutdown.append(_close_feeds)
     app.router.add_get("/p", login_page, name="phone_login_page")
     app.router.add_post("/p/login", login, name="phone_login")
     app.router.add_get("/p/v/{visit_id}", visit_page, name="phone_page")

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import expect
 
 from central.engine import Engine
 from tests.support.web_central import PASSWORDS, WebCentral, web_central
@@ -120,7 +121,7 @@ async def test_call_next_reaches_phone_and_second_tab_within_a_second(
             await tab.wait_for_selector(row)
         # Full names on the staff boards.
         name = c.engine.visit(first).patient_name
-        assert await tab2.locator(f"{row} .name").text_content() == name
+        await expect(tab2.locator(f"{row} .name")).to_have_text(name)
 
         phone_ctx = await browser.new_context(
             viewport={"width": 412, "height": 915}, is_mobile=True, locale="ko-KR"
@@ -206,8 +207,7 @@ async def test_hostile_patient_name_renders_as_text(tmp_path: Path, browser: Any
         seen = watch(page)
         await staff_login(page, c, rooms=room)
         name = page.locator(f"[data-visit='{visit.visit_id}'] .name")
-        await name.wait_for()
-        assert await name.text_content() == XSS
+        await expect(name).to_have_text(XSS)  # masked first, the full name once loaded
         assert await page.locator(".board img").count() == 0
         await name.click()
         await page.wait_for_selector("#drawer:not([hidden]) [data-testid='patient-name']")
