@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, select, text
 
 from central.engine import Engine, Rejected
 from central.engine.reads import next_waiting_query
 from central.store import Database
 from central.store.schema import patients, queue_entries, visit_steps, visits
+from protocol.journey import State
 from tests.support.central_db import *  # noqa: F403
 from tests.support.central_db import DAY, START, make_engine, pg_database, small_hospital
 
@@ -247,3 +248,73 @@ def test_concurrent_call_next_at_one_desk_calls_one_patient(engine):
         w.join(60)
     assert sorted(results, key=str) == sorted(["b00000"] + ["desk_busy"] * 4, key=str)
     assert [e.visit_id for e in engine.room_snapshot("big").now_calling] == ["b00000"]
+
+
+def test_stations_and_nurses_at_once_keep_every_invariant(engine):
+    """Two stations' batches and two nurses' calls, completions and transfers at the same
+    time, across rooms (next steps lock two rooms): no error, no lost check-in, no double call,
+    ticket numbers unique per room."""
+    from tests.support.central_db import batch, check_in
+
+    visits = {f"v{i}": ["r1", "r2"] if i % 2 else ["r2", "r3"] for i in range(1, 41)}
+    engine.load(small_hospital(visits, capacity=10))
+    errors: list[BaseException] = []
+    called: list[str] = []
+    refusals: set[str] = set()
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def station(name: str, first: int) -> None:
+        start.wait()
+        try:
+            for seq, i in enumerate(range(first, 41, 2), start=1):
+                room = visits[f"v{i}"][0]
+                res = engine.apply_batch(
+                    batch(name, check_in(seq, f"v{i}", i, room, at_ms=i, node=name))
+                )
+                assert res.ack.rejects == [], res.ack.rejects
+        except BaseException as e:
+            errors.append(e)
+
+    def nurse(desk: str) -> None:
+        start.wait()
+        try:
+            for _ in range(15):
+                for room in ("r1", "r2", "r3"):
+                    try:
+                        v = engine.call_next(room, actor=desk, desk=desk).visit
+                    except Rejected as e:
+                        refusals.add(e.reason)
+                        continue
+                    with lock:
+                        called.append(f"{room}:{v.visit_id}")
+                    engine.start(v.visit_id, actor=desk)
+                    engine.complete(v.visit_id, actor=desk)
+        except BaseException as e:
+            errors.append(e)
+
+    workers = [
+        threading.Thread(target=station, args=("st-a", 1)),
+        threading.Thread(target=station, args=("st-b", 2)),
+        threading.Thread(target=nurse, args=("n1",)),
+        threading.Thread(target=nurse, args=("n2",)),
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert not errors, errors
+    assert refusals <= {"queue_empty"}
+    assert len(called) == len(set(called))  # nobody called twice in one room
+    with engine.db.read() as conn:
+        rows = conn.execute(
+            select(queue_entries.c.room_id, queue_entries.c.ticket_number, queue_entries.c.visit_id)
+        ).all()
+    per_room = [(r.room_id, r.ticket_number) for r in rows]
+    assert len(per_room) == len(set(per_room))
+    # every visit was checked in (first step) and, if completed, queued for its next step
+    first_rooms = {(r.visit_id, r.room_id) for r in rows}
+    assert all((v, steps[0]) in first_rooms for v, steps in visits.items())
+    for v in visits:
+        state = engine.visit(v).state
+        assert state in (State.WAITING, State.PAYMENT, State.ONGOING), (v, state)
