@@ -199,12 +199,13 @@ def provision(args: argparse.Namespace) -> int:
     options = Options(
         readers=_readers(args, layout), kiosk=not args.no_kiosk, edge_http_port=args.edge_http_port
     )
+    system = _system(args)
+    # The user first: the files are written owned by it, so the daemons can read them.
+    system.ensure_user(layout.service_user)
     changes = write_station(enrolment, secrets, layout, options, dry_run=args.dry_run)
     _print_changes("Files:", changes, args.dry_run)
-    system = _system(args)
     units = [EDGE_UNIT] + ([KIOSK_UNIT] if options.kiosk else [])
     changed = {c.path.name for c in changes if c.change != "unchanged"}
-    system.ensure_user(layout.service_user)
     system.enable(
         units,
         units_changed=bool(changed & {EDGE_UNIT, KIOSK_UNIT}),

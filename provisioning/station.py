@@ -281,7 +281,7 @@ RestartSec=2
 WatchdogSec={options.watchdog_s}
 TimeoutStopSec=20
 Environment=PYTHONUNBUFFERED=1
-ReadWritePaths={data}
+ReadWritePaths=-{data}
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
@@ -311,10 +311,10 @@ SupplementaryGroups=video render input audio
 ExecStart={_command(layout, *kiosk_args)}
 Restart=on-failure
 RestartSec=2
-WatchdogSec={options.watchdog_s * 4}
-NotifyAccess=main
+# No WatchdogSec: the kiosk does not ping systemd's watchdog (yet); with one set, systemd
+# would kill a healthy screen every period.
 Environment=PYTHONUNBUFFERED=1 QT_QPA_PLATFORM=eglfs
-ReadWritePaths={layout.data_dir}
+ReadWritePaths=-{layout.data_dir}
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
@@ -349,8 +349,11 @@ def write_station(
         # The folder holds secrets: only root and the service user may look inside.
         layout.config_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(layout.config_dir, 0o750)  # noqa: S103 (root + the service group only)
+        # The daemons write only here (ProtectSystem=strict).
+        layout.data_dir.mkdir(parents=True, exist_ok=True)
         if owner is not None:
             os.chown(layout.config_dir, 0, owner[1])
+            os.chown(layout.data_dir, *owner)
     cfg: list[tuple[str, bytes, int]] = [
         (STATION_TOML, render_station_toml(enrolment, layout, options).encode(), 0o600),
         (PASSWORD_FILE, (secrets.mqtt_password + "\n").encode(), 0o600),

@@ -3,7 +3,9 @@ models (tests may import edge and kiosk_ui; provisioning itself never does)."""
 
 from __future__ import annotations
 
+import shutil
 import stat
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -126,3 +128,25 @@ def test_auto_reader_keeps_the_first_runs_choice(tmp_path: Path) -> None:
     assert _readers(args, lay) == [{"type": "nfcpy", "device": "usb:054c:06c1"}]
     args = build_parser("p").parse_args(["--reader", "simulated"])
     assert _readers(args, lay) == [{"type": "simulated"}]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
+def test_systemd_accepts_the_units_without_a_warning(tmp_path: Path) -> None:
+    enrolment, secrets = split_enrolment(response(), "http://c")
+    lay = layout(tmp_path)
+    write_station(enrolment, secrets, lay, Options())
+    units = sorted(lay.unit_dir.glob("*.service"))
+    assert [u.name for u in units] == ["nfc-hospital-edge.service", "nfc-hospital-kiosk.service"]
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *(f"./{u.name}" for u in units)],
+        cwd=lay.unit_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    # systemd only warns (exit 0) about unknown keys and bad values: any output is a defect.
+    assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
+    edge = units[0].read_text()
+    for line in ("Restart=on-failure", "WatchdogSec=30", "After=network-online.target"):
+        assert line in edge
