@@ -27,6 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from central.config import ENV_PREFIX, CentralConfig
+from protocol.config import add_config_arguments, config_from_args
 from protocol.ids import is_valid_id
 
 PASSWD_FILE = "passwd"  # noqa: S105 (a file name, not a password)
@@ -424,7 +426,8 @@ def main(argv: list[str], prog: str = "nfc-hospital central broker-config") -> i
         "/etc/mosquitto/conf.d/ once; afterwards every run only needs a reload.",
     )
     parser.add_argument("dir", type=Path, metavar="DIR")
-    parser.add_argument("--database", required=True, metavar="URL", help="central's database")
+    add_config_arguments(parser, ENV_PREFIX)
+    parser.add_argument("--database", metavar="URL", help="central's database (else --config's)")
     parser.add_argument(
         "--central-password-file",
         type=Path,
@@ -433,7 +436,7 @@ def main(argv: list[str], prog: str = "nfc-hospital central broker-config") -> i
         help="central's broker password (created, random, mode 0600 when missing)",
     )
     parser.add_argument("--central-user", default=CENTRAL_USER, help="central's broker user")
-    parser.add_argument("--topic-root", default="nfch", help="first topic level")
+    parser.add_argument("--topic-root", help="first topic level (else --config's [mqtt])")
     parser.add_argument("--port", type=int, default=1883, help="plain listener port")
     parser.add_argument("--bind", default=None, help="listen address (default: all)")
     parser.add_argument("--no-plain-listener", action="store_true", help="TLS listener only")
@@ -459,6 +462,7 @@ def main(argv: list[str], prog: str = "nfc-hospital central broker-config") -> i
     )
     parser.add_argument("--pid-file", type=Path, help="Mosquitto's PID file: SIGHUP it after")
     args = parser.parse_args(argv)
+    config = config_from_args(CentralConfig, args, ENV_PREFIX, prog)
     tls = None
     if args.tls_dir:
         if not args.tls_host:
@@ -478,7 +482,7 @@ def main(argv: list[str], prog: str = "nfc-hospital central broker-config") -> i
 
     try:
         central, created = central_user_from_file(args.central_password_file, args.central_user)
-        db = Database(args.database)
+        db = Database(args.database or config.database.url)
         try:
             stations = broker_users(db)
         finally:
@@ -488,7 +492,7 @@ def main(argv: list[str], prog: str = "nfc-hospital central broker-config") -> i
             stations,
             central,
             tls,
-            topic_root=args.topic_root,
+            topic_root=args.topic_root or config.mqtt.topic_root,
             port=None if args.no_plain_listener else args.port,
             bind=args.bind,
         )

@@ -55,9 +55,11 @@ from central.broker_config import (
     write_broker_config,
 )
 from central.clock import Clock, SystemClock
+from central.config import ENV_PREFIX, CentralConfig
 from central.store.db import Database
 from central.store.schema import NAMING, UTCDateTime, stations
 from protocol.base import ID_PATTERN, LocalizedText, Model
+from protocol.config import add_config_arguments, config_from_args
 from protocol.enrolment import (
     CODE_ALPHABET,
     CODE_GROUP_LEN,
@@ -586,7 +588,8 @@ def build_enrolment_app(service: EnrolmentService) -> web.Application:
 def main(argv: Sequence[str], prog: str = "nfc-hospital central station") -> int:
     """Create enrolment codes, list and revoke stations."""
     parser = argparse.ArgumentParser(prog=prog, description="Enrol, list and revoke stations.")
-    parser.add_argument("--database", required=True, metavar="URL", help="central's database")
+    add_config_arguments(parser, ENV_PREFIX)
+    parser.add_argument("--database", metavar="URL", help="central's database (else --config's)")
     parser.add_argument("--broker-host", default="127.0.0.1", help="broker host for stations")
     parser.add_argument("--broker-dir", type=Path, help="rewrite broker files here on revoke")
     parser.add_argument("--central-password-file", type=Path, help="central's broker password")
@@ -602,7 +605,8 @@ def main(argv: Sequence[str], prog: str = "nfc-hospital central station") -> int
     p_revoke.add_argument("station_id")
     sub.add_parser("list", help="list enrolled stations")
     args = parser.parse_args(list(argv))
-    db = Database(args.database)
+    config = config_from_args(CentralConfig, args, ENV_PREFIX, prog)
+    db = Database(args.database or config.database.url)
     try:
         db.migrate()
         settings = EnrolmentSettings(

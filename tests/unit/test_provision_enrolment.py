@@ -183,3 +183,25 @@ def test_admin_command_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "revoked st-lobby-1" in capsys.readouterr().out
     assert main(["--database", url, "revoke", "st-lobby-1x"]) == 2
     assert "No enrolled station" in capsys.readouterr().err
+
+
+def test_admin_commands_read_central_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = tmp_path / "central.toml"
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    conf.write_text(f'[database]\nurl = "{db_url}"\n[mqtt]\ntopic_root = "hosp"\n')
+    assert main(["--config", str(conf), "enrol", "--name", "접수", "--location", "lobby"]) == 0
+    code = capsys.readouterr().out.split("code:")[1].split()[0]
+    db = Database(db_url)
+    EnrolmentService(db, EnrolmentSettings(broker_host="h"), site_key=KEY).exchange(
+        EnrolRequest(code=code)
+    )
+    db.dispose()
+    pw = tmp_path / "central.pw"
+    out_dir = tmp_path / "broker"
+    argv = [str(out_dir), "--config", str(conf), "--central-password-file", str(pw)]
+    assert broker_config.main(argv) == 0
+    assert "topic write hosp/v1/station/st-lobby-1/events" in (out_dir / "acl").read_text()
+    assert broker_config.main(argv) == 0
+    assert "acl: unchanged" in capsys.readouterr().out
