@@ -32,6 +32,8 @@ _HEX_LETTER_KEYS = {30: "A", 48: "B", 46: "C", 32: "D", 18: "E", 33: "F"}
 # Shift and friends come with upper-case hex letters; they carry no character themselves.
 _MODIFIER_KEYS = {42, 54, 29, 97, 56, 100, 58}
 KEY_CHARS = {**_DIGIT_KEYS, **_KEYPAD_KEYS, **_HEX_LETTER_KEYS}
+# The main-row key for each character (what a reader's firmware types; tests type with it).
+CHAR_KEYS = {char: code for code, char in {**_DIGIT_KEYS, **_HEX_LETTER_KEYS}.items()}
 
 # A reader types a whole UID in a few tens of milliseconds; a longer pause means a person or
 # another device typed on it, and what came before is dropped.

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from edge.readers import CardRead, KeyboardReaderConfig, ReadFailure, make_reader
-from edge.readers.keyboard_decode import KEY_CHARS, KEY_ENTER
+from edge.readers.keyboard_decode import CHAR_KEYS, KEY_CHARS, KEY_ENTER
 from tests.support.readers import running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -23,9 +23,7 @@ UINPUT_PROBLEM = (
     else "/dev/uinput is not available here (no uinput kernel module in this container), "
     "so no virtual keyboard can be made; key decoding is unit-tested instead"
 )
-CODE_OF: dict[str, int] = {}
-for _code, _char in KEY_CHARS.items():
-    CODE_OF.setdefault(_char, _code)
+CODE_OF = CHAR_KEYS
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ from typing import Any, ClassVar
 
 import nfc
 import pytest
-from prometheus_client import REGISTRY
 
 from edge.readers import CardRead, NfcpyReaderConfig, ReadFailure, make_reader
 from edge.readers.nfcpy_driver import NfcpyReader
 from tests.support.nfc_emulator import FelicaEmulator, Type2Emulator
 from tests.support.ports import free_port
-from tests.support.readers import running, wait_until
+from tests.support.readers import reader_errors, running, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -27,15 +26,6 @@ NTAG_UID = bytes.fromhex("04A1B2C3D4E5F6")
 def _config(port: int, targets: list[str], **kw: object) -> NfcpyReaderConfig:
     return NfcpyReaderConfig.model_validate(
         {"type": "nfcpy", "device": f"udp:127.0.0.1:{port}", "targets": targets, **kw}
-    )
-
-
-def _errors(reader: str, reason: str) -> float:
-    return (
-        REGISTRY.get_sample_value(
-            "nfch_edge_reader_errors_total", {"reader": reader, "reason": reason}
-        )
-        or 0.0
     )
 
 
@@ -94,7 +84,7 @@ async def test_card_pulled_away_mid_read_gives_a_failure_and_no_read():
     card.start()
     card.place()
     name = f"nfc-pulled-{port}"
-    before = _errors(name, "card_removed")
+    before = reader_errors(name, "card_removed")
     reader = make_reader(_config(port, ["106A"], name=name))
     try:
         async with running(reader) as got:
@@ -108,7 +98,7 @@ async def test_card_pulled_away_mid_read_gives_a_failure_and_no_read():
     assert isinstance(result, ReadFailure)
     assert result.reason == "card_removed"
     assert not any(isinstance(r, CardRead) for r in got.seen)
-    assert _errors(name, "card_removed") == before + 1
+    assert reader_errors(name, "card_removed") == before + 1
 
 
 async def test_two_technologies_polled_in_turn_find_the_felica_card():
@@ -186,4 +176,4 @@ async def test_device_missing_then_lost_mid_poll_is_reopened_with_backoff(monkey
     assert isinstance(result, CardRead)
     assert any(st == "disconnected" and "No such device" in d for st, d in seen[:first_ok])
     assert any(st in ("disconnected", "error") for st, _ in seen[first_ok:]), seen
-    assert _errors(name, "disconnected") + _errors(name, "error") == 1
+    assert reader_errors(name, "disconnected") + reader_errors(name, "error") == 1

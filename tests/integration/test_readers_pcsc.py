@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client import REGISTRY
 
 from edge.readers import CardRead, PcscReaderConfig, ReadFailure, make_reader
 from tests.support.pcsc import VPCD_READER, Pcscd, pcsc_problem, wait_for_card
-from tests.support.readers import running, wait_until
+from tests.support.readers import reader_errors, running, wait_until
 from tests.support.vpcd_card import VirtualCard
 
 pytestmark = pytest.mark.integration
@@ -57,15 +56,6 @@ def _reader(name: str = "pcsc", **kw: object):
     )
 
 
-def _errors(reader: str, reason: str) -> float:
-    return (
-        REGISTRY.get_sample_value(
-            "nfch_edge_reader_errors_total", {"reader": reader, "reason": reason}
-        )
-        or 0.0
-    )
-
-
 async def test_inserted_card_is_read_and_read_again_after_reinsertion(pcscd, card, caplog):
     caplog.set_level(logging.DEBUG)
     reader = _reader()
@@ -92,7 +82,7 @@ async def test_inserted_card_is_read_and_read_again_after_reinsertion(pcscd, car
 
 async def test_card_answering_get_data_with_an_error_status_is_a_failure(pcscd):
     card = VirtualCard(UID, uid_status=b"\x6a\x81")
-    before = _errors("pcsc-badsw", "bad_status")
+    before = reader_errors("pcsc-badsw", "bad_status")
     reader = _reader("pcsc-badsw")
     try:
         async with running(reader) as got:
@@ -104,7 +94,7 @@ async def test_card_answering_get_data_with_an_error_status_is_a_failure(pcscd):
     assert isinstance(result, ReadFailure)
     assert result.reason == "bad_status", result
     assert "6a81" in result.detail
-    assert _errors("pcsc-badsw", "bad_status") == before + 1
+    assert reader_errors("pcsc-badsw", "bad_status") == before + 1
 
 
 async def test_card_pulled_away_mid_read_is_a_failure_and_no_read(pcscd):

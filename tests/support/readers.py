@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
+from prometheus_client import REGISTRY
+
 from edge.readers.base import Reader, ReadResult
 
 
@@ -51,3 +53,9 @@ async def wait_until(condition: Callable[[], bool], within: float = 10.0) -> Non
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def reader_errors(reader: str, reason: str) -> float:
+    """The current value of nfch_edge_reader_errors_total for one reader and reason."""
+    labels = {"reader": reader, "reason": reason}
+    return REGISTRY.get_sample_value("nfch_edge_reader_errors_total", labels) or 0.0

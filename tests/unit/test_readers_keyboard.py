@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.readers.keyboard_decode import (
-    KEY_CHARS,
+    CHAR_KEYS,
     KEY_ENTER,
     KEY_KPENTER,
     KeyAssembler,
@@ -13,9 +13,7 @@ from edge.readers.keyboard_decode import (
     typed_to_uid,
 )
 
-CODE_OF = {}
-for code, char in KEY_CHARS.items():
-    CODE_OF.setdefault(char, code)  # the main row, not the keypad
+CODE_OF = CHAR_KEYS
 KEY_LEFTSHIFT = 42
 KEY_Z = 44
 
