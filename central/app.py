@@ -74,7 +74,12 @@ class Central:
         cache = SnapshotCache(engine)
         fleet = Fleet()
         publisher = ChangePublisher(
-            engine, topics, hub, cache, phone_page_url=cfg.bridge.phone_page_url
+            engine,
+            topics,
+            hub,
+            cache,
+            phone_page_url=cfg.bridge.phone_page_url,
+            cards_interval_s=cfg.bridge.cards_interval_s,
         )
         bridge = Bridge(
             engine,
@@ -105,6 +110,7 @@ class Central:
             async with asyncio.TaskGroup() as tg:
                 essential = [
                     tg.create_task(bridge.run_link(), name="mqtt"),
+                    tg.create_task(bridge.run_applier(), name="applier"),
                     tg.create_task(bridge.run_acks(), name="acks"),
                     tg.create_task(publisher.run(), name="publisher"),
                     tg.create_task(self._roll_days(publisher), name="day-roller"),

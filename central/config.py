@@ -104,6 +104,13 @@ class BridgeSettings(Model):
         description="How often to check whether the service day turned (publishes the empty "
         "morning snapshots on time).",
     )
+    cards_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Publish today's cards directory at most this often (it holds every card "
+        "of the day and changes with nearly every check-in).",
+    )
     drain_timeout_s: float = Field(
         default=10.0,
         gt=0,

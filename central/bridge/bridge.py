@@ -10,8 +10,12 @@
   station's topic, an unknown topic) is kept as a dead letter with the reason and counted;
   the bridge carries on with the next message.
 
-Messages are handled one at a time in arrival order (MqttLink runs the handler in order), so
-the batches of one station are applied in the order the broker delivered them.
+Decoded batches wait in a queue for the `applier` task. When several are waiting (a burst,
+or central catching up), the applier merges each station's waiting batches into one (up to
+`MAX_BATCH_EVENTS` events) and applies that in one transaction: group commit, so a backlog
+costs one commit per station instead of one per message. Each batch is still all-or-nothing,
+and no ack leaves before its transaction committed. A station's batches keep their arrival
+order.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from central.metrics import (
 )
 from protocol.codec import decode, encode
 from protocol.errors import DecodeError, TopicError
-from protocol.messages import Ack, EventBatch, StationStatus
+from protocol.messages import MAX_BATCH_EVENTS, Ack, EventBatch, StationEvent, StationStatus
 from protocol.mqtt import Incoming, MqttLink, MqttNotConnected
 from protocol.settings import MqttSettings
 from protocol.topics import Topics
@@ -82,7 +86,10 @@ class Bridge:
         self._idle = asyncio.Event()
         self._idle.set()
         self._acks: asyncio.Queue[tuple[str, Ack]] = asyncio.Queue()
+        self._batches: asyncio.Queue[EventBatch] = asyncio.Queue()
+        self._applying = False
         self.batches_applied = 0
+        self.transactions = 0
 
     # ------------------------------------------------------------------ tasks
 
@@ -117,12 +124,20 @@ class Bridge:
     # ------------------------------------------------------------------ shutdown
 
     def stop_accepting(self) -> None:
-        """Take no new batch (they stay unacked; stations resend them to the next central)."""
+        """Take no new batch: those not yet started are dropped unacked (stations resend them
+        to the next central); the transaction in flight finishes."""
         self._accepting = False
-        log.info("bridge.stop_accepting")
+        dropped = 0
+        while not self._batches.empty():
+            self._batches.get_nowait()
+            dropped += 1
+        BATCHES.labels(outcome="deferred").inc(dropped)
+        if not self._applying:
+            self._idle.set()
+        log.info("bridge.stop_accepting dropped_unstarted=%d", dropped)
 
     async def drain(self, limit_s: float) -> bool:
-        """Wait for the batch in flight to commit and for every committed ack to be sent."""
+        """Wait for the transaction in flight to commit and for every committed ack to go."""
         try:
             await asyncio.wait_for(self._idle.wait(), limit_s)
             await asyncio.wait_for(self._acks.join(), limit_s)
@@ -171,6 +186,25 @@ class Bridge:
             )
             return
         self._idle.clear()
+        self._batches.put_nowait(batch)
+
+    async def run_applier(self) -> None:
+        """The `applier` task: apply waiting batches, one transaction per station's run."""
+        while True:
+            first = await self._batches.get()
+            self._applying = True
+            waiting = [first]
+            while not self._batches.empty():
+                waiting.append(self._batches.get_nowait())
+            try:
+                for merged, parts in _merge_by_station(waiting):
+                    await self._apply(merged, parts)
+            finally:
+                self._applying = False
+                if self._batches.empty():
+                    self._idle.set()
+
+    async def _apply(self, batch: EventBatch, parts: int) -> None:
         started = time.perf_counter()
         try:
             result = await asyncio.to_thread(
@@ -178,28 +212,28 @@ class Bridge:
             )
         except Exception:
             # Nothing was committed: no ack, the station resends the batch.
-            BATCHES.labels(outcome="failed").inc()
+            BATCHES.labels(outcome="failed").inc(parts)
             log.exception(
                 "bridge.batch_failed station=%s events=%d", batch.station_id, len(batch.events)
             )
             return
-        finally:
-            self._idle.set()
         BATCH_SECONDS.observe(time.perf_counter() - started)
         # Committed: now, and only now, the ack may go out.
         self._acks.put_nowait((batch.station_id, result.ack))
         self.publisher.submit(result.changes)
-        self.batches_applied += 1
-        BATCHES.labels(outcome="applied").inc()
+        self.batches_applied += parts
+        self.transactions += 1
+        BATCHES.labels(outcome="applied").inc(parts)
         EVENTS.labels(outcome="applied").inc(result.applied)
         EVENTS.labels(outcome="duplicate").inc(result.duplicates)
         EVENTS.labels(outcome="rejected").inc(len(result.rejects))
         for reject in result.rejects:
             REJECTS.labels(reason=reject.reason).inc()
         log.debug(
-            "bridge.batch_applied station=%s events=%d applied=%d duplicates=%d rejects=%d "
-            "acked_through=%d",
+            "bridge.batch_applied station=%s batches=%d events=%d applied=%d duplicates=%d "
+            "rejects=%d acked_through=%d",
             batch.station_id,
+            parts,
             len(batch.events),
             result.applied,
             result.duplicates,
@@ -264,3 +298,36 @@ class Bridge:
             )
         except Exception:
             log.exception("bridge.dead_letter_not_stored topic=%s reason=%s", msg.topic, reason)
+
+
+def _merge_by_station(batches: list[EventBatch]) -> list[tuple[EventBatch, int]]:
+    """Merge each station's waiting batches, in arrival order, into batches of at most
+    MAX_BATCH_EVENTS events (sorted by station_seq; a seq seen twice is kept once: the
+    engine's dedup would settle the copy as a duplicate anyway). Returns (batch, parts)."""
+    by_station: dict[str, list[EventBatch]] = {}
+    for b in batches:
+        by_station.setdefault(b.station_id, []).append(b)
+    out: list[tuple[EventBatch, int]] = []
+    for station_id, group in by_station.items():
+        if len(group) == 1:
+            out.append((group[0], 1))
+            continue
+        current: dict[int, StationEvent] = {}
+        parts = 0
+        for b in group:
+            if current and len(current) + len(b.events) > MAX_BATCH_EVENTS:
+                out.append((_batch(station_id, current, b), parts))
+                current, parts = {}, 0
+            for e in b.events:
+                current.setdefault(e.station_seq, e)
+            parts += 1
+        out.append((_batch(station_id, current, group[-1]), parts))
+    return out
+
+
+def _batch(station_id: str, events: dict[int, StationEvent], last: EventBatch) -> EventBatch:
+    return EventBatch(
+        station_id=station_id,
+        sent_at=last.sent_at,
+        events=[events[k] for k in sorted(events)],
+    )

@@ -14,6 +14,8 @@ current state even after losing its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -83,6 +85,7 @@ class ChangePublisher:
         *,
         phone_page_url: str,
         link: MqttLink | None = None,
+        cards_interval_s: float = 1.0,
     ) -> None:
         self._engine = engine
         self._topics = topics
@@ -95,6 +98,11 @@ class ChangePublisher:
         self._idle = asyncio.Event()
         self._idle.set()
         self.rounds = 0
+        # Today's cards change with nearly every check-in, and the document holds every card
+        # of the day: it is published at most once per `cards_interval_s`, never per event.
+        self._cards_interval_s = cards_interval_s
+        self._next_cards_at = 0.0
+        self._deferred_until: float | None = None
 
     # ------------------------------------------------------------------ input
 
@@ -140,8 +148,16 @@ class ChangePublisher:
 
     async def run(self) -> None:
         """Publish pending changes, coalesced, until cancelled."""
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
+            if self._deferred_until is None:
+                await self._wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._wake.wait(), max(0.0, self._deferred_until - loop.time())
+                    )
+                self._deferred_until = None
             self._wake.clear()
             pending, self._pending = self._pending, _Pending()
             try:
@@ -177,14 +193,22 @@ class ChangePublisher:
             except Exception as e:
                 log.warning("publisher.lease_failed station=%s error=%s", station_id, e)
                 continue
-            if not more.empty:
-                self.submit(more)
+            # This lease is being published now; anything else it changed goes round again.
+            rest = dataclasses.replace(more, leases=more.leases - {station_id})
+            if not rest.empty:
+                self.submit(rest)
             topic = self._topics.station(station_id, "lease")
             sends.append(("lease", topic, encode(lease), True))
         if p.rooms_directory:
             doc = await asyncio.to_thread(self._engine.directory_rooms)
             sends.append(("directory", self._topics.directory("rooms"), encode(doc), True))
-        if p.cards:
+        now = asyncio.get_running_loop().time()
+        if p.cards and now < self._next_cards_at:
+            self._pending.cards = True
+            self._deferred_until = self._next_cards_at
+            self._idle.clear()
+        elif p.cards:
+            self._next_cards_at = now + self._cards_interval_s
             cards = await asyncio.to_thread(self._engine.directory_cards)
             sends.append(("directory", self._topics.directory("cards"), encode(cards), True))
         if p.config:

@@ -1,0 +1,400 @@
+"""`nfc-hospital bench central-ingest`: station events through the real central path.
+
+In one run on this machine, against a private Mosquitto:
+
+1. raw relay: the same batch payloads published at QoS 1 to a subscriber that does nothing
+   (the broker's ceiling for these messages on this machine);
+2. ingest: the same kind of batches published to `nfc-hospital central` (a child process,
+   SQLite file): bridge -> engine (one transaction per batch, synchronous=FULL) -> commit ->
+   ack. Rate = events / (first publish -> last ack), for several batch sizes;
+3. latency: single-event batches at a steady 200 events/s; time from publishing a check-in
+   to receiving the first retained room snapshot that shows it (p50/p99/max).
+
+Every event is a real check-in of a distinct visit of the sample hospital (seeded with enough
+patients), so every event changes a queue and a snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from central.app import open_engine
+from central.config import CentralConfig
+from central.seed import sample_hospital
+from protocol.codec import decode, encode
+from protocol.config import render_config
+from protocol.hlc import HybridLogicalClock
+from protocol.ids import card_hash
+from protocol.messages import Ack, CheckInEvent, EventBatch
+from protocol.mqtt import Incoming, MqttLink
+from protocol.settings import MqttSettings
+from protocol.topics import Topics
+
+# The broker runner is test support code (tests/support), outside the packaged code and
+# mypy's scope: loaded by name, as the other benchmarks do.
+_mosquitto: Any = importlib.import_module("tests.support.mosquitto")
+_ports: Any = importlib.import_module("tests.support.ports")
+
+
+def _settings(port: int, root: str) -> MqttSettings:
+    return MqttSettings(port=port, topic_root=root, reconnect_min_s=0.2, keepalive_s=30)
+
+
+class _Station:
+    """One simulated station: its events, its link, the acks it got."""
+
+    def __init__(self, station_id: str, port: int, root: str) -> None:
+        self.station_id = station_id
+        self.topics = Topics(root)
+        self.hlc = HybridLogicalClock(station_id)
+        self.seq = 0
+        self.acked_through = 0
+        self.total = 0
+        self.done = asyncio.Event()
+        self.link = MqttLink(
+            _settings(port, root),
+            f"bench-{station_id}-{uuid.uuid4().hex[:6]}",
+            subscriptions=[(self.topics.station(station_id, "ack"), 1)],
+            on_message=self._on_ack,
+            clean_start=True,
+        )
+
+    async def _on_ack(self, msg: Incoming) -> None:
+        ack = decode(Ack, msg.payload)
+        self.acked_through = max(self.acked_through, ack.acked_through)
+        if self.acked_through >= self.total:
+            self.done.set()
+
+    def event(self, visit: Any, site_key: bytes, uid: str) -> CheckInEvent:
+        self.seq += 1
+        return CheckInEvent(
+            kind="check_in",
+            event_id=uuid.uuid4(),
+            station_seq=self.seq,
+            hlc=self.hlc.now().to_text(),
+            wall_time=datetime.now(UTC),
+            card_hash=card_hash(site_key, uid),
+            visit_id=visit.visit_id,
+            room_id=visit.steps[0].room_id,
+            step_index=0,
+            service_day=visit.service_day,
+            ticket_number=None,
+        )
+
+    def batches(
+        self, visits: list[Any], site_key: bytes, uids: dict[str, str], size: int
+    ) -> list[bytes]:
+        events = [self.event(v, site_key, uids[v.visit_id]) for v in visits]
+        self.total = self.seq
+        self.done.clear()
+        out = []
+        for i in range(0, len(events), size):
+            batch = EventBatch(
+                station_id=self.station_id,
+                sent_at=datetime.now(UTC),
+                events=events[i : i + size],
+            )
+            out.append(encode(batch))
+        return out
+
+
+async def _publish_all(link: MqttLink, topic: str, payloads: list[bytes], window: int) -> None:
+    # Keep `window` publishes awaiting PUBACK at a time (paho allows 100 in flight).
+    sem = asyncio.Semaphore(window)
+
+    async def one(p: bytes) -> None:
+        async with sem:
+            await link.publish(topic, p, qos=1)
+
+    await asyncio.gather(*(one(p) for p in payloads))
+
+
+async def _raw_relay(port: int, payloads: dict[str, list[bytes]], events: int) -> float:
+    """Events/s the broker relays at QoS 1 to a subscriber that only counts."""
+    root = f"raw{uuid.uuid4().hex[:6]}/nfch"
+    topics = Topics(root)
+    expected = sum(len(p) for p in payloads.values())
+    got = 0
+    done = asyncio.Event()
+
+    async def count(msg: Incoming) -> None:
+        nonlocal got
+        got += 1
+        if got >= expected:
+            done.set()
+
+    sub = MqttLink(
+        _settings(port, root),
+        f"raw-sub-{uuid.uuid4().hex[:6]}",
+        subscriptions=[(topics.station_filter("events"), 1)],
+        on_message=count,
+        clean_start=True,
+    )
+    pubs = {
+        sid: MqttLink(_settings(port, root), f"raw-{sid}", clean_start=True) for sid in payloads
+    }
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(sub.run(), name="raw-sub")]
+        tasks += [tg.create_task(p.run(), name=f"raw-{s}") for s, p in pubs.items()]
+        await asyncio.wait_for(sub.subscribed.wait(), 10)
+        for p in pubs.values():
+            await asyncio.wait_for(p.connected.wait(), 10)
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(
+                _publish_all(pubs[sid], topics.station(sid, "events"), ps, 50)
+                for sid, ps in payloads.items()
+            )
+        )
+        await asyncio.wait_for(done.wait(), 120)
+        elapsed = time.perf_counter() - t0
+        for t in tasks:
+            t.cancel()
+    return events / elapsed
+
+
+class _CentralProcess:
+    def __init__(self, config: CentralConfig, workdir: Path) -> None:
+        self.port = _ports.free_port()
+        cfg = config.model_copy(update={"http": config.http.model_copy(update={"port": self.port})})
+        self.path = workdir / "central.toml"
+        self.path.write_text(render_config(cfg), encoding="utf-8")
+        self.log = workdir / "central.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "nfc_hospital", "central", "--config", str(self.path)],
+                stdout=log,
+                stderr=log,
+            )
+
+    async def wait_ready(self) -> None:
+        import aiohttp
+
+        async with asyncio.timeout(60), aiohttp.ClientSession() as http:
+            while True:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"central exited: {self.log.read_text()[-2000:]}")
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as r:
+                        if (await r.json())["status"] == "ok":
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+async def _central_breakdown(port: int) -> None:
+    """Where central's time went, from its own /metrics."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as r:
+        text = await r.text()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("nfch_central_") and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    n = values.get("nfch_central_batch_apply_seconds_count", 0.0)
+    total = values.get("nfch_central_batch_apply_seconds_sum", 0.0)
+    batches = values.get('nfch_central_batches_total{outcome="applied"}', 0.0)
+    snaps = values.get('nfch_central_mqtt_published_total{kind="snapshot"}', 0.0)
+    cards = values.get('nfch_central_mqtt_published_total{kind="directory"}', 0.0)
+    if n:
+        print(
+            f"central: {batches:.0f} batches in {n:.0f} transactions, {total / n * 1000:.1f} ms "
+            f"per transaction (apply_batch incl. commit), {total:.1f} s in total; "
+            f"{snaps:.0f} snapshots and {cards:.0f} directory documents published"
+        )
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def _latency(
+    port: int,
+    root: str,
+    station: _Station,
+    visits: list[Any],
+    key: bytes,
+    uids: dict[str, str],
+    rate: float,
+) -> list[float]:
+    """Publish one check-in every 1/rate s; ms until a snapshot shows it."""
+    topics = Topics(root)
+    sent: dict[str, float] = {}
+    by_room: dict[str, set[str]] = {}
+    lat: list[float] = []
+    all_seen = asyncio.Event()
+
+    async def on_snapshot(msg: Incoming) -> None:
+        now = time.perf_counter()
+        snap = json.loads(msg.payload)
+        pending = by_room.get(snap["room_id"])
+        if not pending:
+            return
+        shown = {e["visit_id"] for e in snap["waiting"]}
+        for v in list(pending & shown):
+            lat.append((now - sent[v]) * 1000)
+            pending.discard(v)
+        if len(lat) == len(visits):
+            all_seen.set()
+
+    watcher = MqttLink(
+        _settings(port, root),
+        f"bench-watch-{uuid.uuid4().hex[:6]}",
+        subscriptions=[(topics.room_filter("queue"), 1)],
+        on_message=on_snapshot,
+        clean_start=True,
+    )
+    async with asyncio.TaskGroup() as tg:
+        wt = tg.create_task(watcher.run(), name="watcher")
+        await asyncio.wait_for(watcher.subscribed.wait(), 10)
+        topic = topics.station(station.station_id, "events")
+        payloads = [(v, station.batches([v], key, uids, 1)[0]) for v in visits]
+        station.total = station.seq
+        t0 = time.perf_counter()
+        for i, (v, payload) in enumerate(payloads):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[v.visit_id] = time.perf_counter()
+            by_room.setdefault(v.steps[0].room_id, set()).add(v.visit_id)
+            await station.link.publish(topic, payload, qos=1, puback_timeout=None)
+        await asyncio.wait_for(all_seen.wait(), 60)
+        wt.cancel()
+    return lat
+
+
+async def _run(args: argparse.Namespace, workdir: Path) -> int:
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    per_size = args.events
+    lat_events = int(args.latency_rate * args.latency_seconds)
+    broker = _mosquitto.MosquittoBroker(workdir / "mosquitto")
+    broker.start()
+    root = f"bench{uuid.uuid4().hex[:6]}/nfch"
+    config = CentralConfig.model_validate(
+        {
+            "http": {"host": "127.0.0.1", "port": 0},
+            "database": {"url": f"sqlite:///{workdir / 'central.db'}"},
+            "mqtt": {"port": broker.port, "topic_root": root, "client_id": "bench-central"},
+            "site": {"site_key_file": str(workdir / "site.key")},
+            "log": {"level": "WARNING"},
+        }
+    )
+    need = per_size * len(sizes) + lat_events
+    t = time.perf_counter()
+    engine = open_engine(config)
+    sample = sample_hospital(engine.service_day(), patients=need)
+    engine.load(sample.data)
+    key = engine.site_key
+    engine.close()
+    print(f"seeded {need} visits in {time.perf_counter() - t:.1f} s (SQLite, {workdir})")
+    visits = list(sample.data.visits)
+    uids = sample.visit_cards
+    central = _CentralProcess(config, workdir)
+    try:
+        stations = [_Station(f"st-bench-{i}", broker.port, root) for i in range(args.stations)]
+        results = []
+        central.start()
+        await central.wait_ready()
+        async with asyncio.TaskGroup() as tg:
+            links = [tg.create_task(s.link.run(), name=s.station_id) for s in stations]
+            for s in stations:
+                await asyncio.wait_for(s.link.subscribed.wait(), 10)
+            offset = 0
+            for size in sizes:
+                chunk = visits[offset : offset + per_size]
+                offset += per_size
+                share = len(chunk) // len(stations)
+                payloads = {
+                    s.station_id: s.batches(chunk[i * share : (i + 1) * share], key, uids, size)
+                    for i, s in enumerate(stations)
+                }
+                n = share * len(stations)
+                raw = await _raw_relay(broker.port, payloads, n)
+                t0 = time.perf_counter()
+                await asyncio.gather(
+                    *(
+                        _publish_all(
+                            s.link,
+                            s.topics.station(s.station_id, "events"),
+                            payloads[s.station_id],
+                            50,
+                        )
+                        for s in stations
+                    )
+                )
+                await asyncio.wait_for(asyncio.gather(*(s.done.wait() for s in stations)), 600)
+                rate = n / (time.perf_counter() - t0)
+                results.append((size, n, rate, raw))
+                print(
+                    f"batch {size:>3}: {n} events, ingest {rate:,.0f} events/s, raw QoS 1 relay "
+                    f"{raw:,.0f} events/s, ratio {rate / raw:.2f}"
+                )
+            lat = await _latency(
+                broker.port,
+                root,
+                stations[0],
+                visits[offset : offset + lat_events],
+                key,
+                uids,
+                args.latency_rate,
+            )
+            for t_ in links:
+                t_.cancel()
+        print(
+            f"event-to-snapshot at {args.latency_rate:.0f} events/s ({len(lat)} check-ins, "
+            f"batches of 1): p50 {statistics.median(lat):.1f} ms, p95 {_pct(lat, 95):.1f} ms, "
+            f"p99 {_pct(lat, 99):.1f} ms, max {max(lat):.1f} ms"
+        )
+        await _central_breakdown(central.port)
+        best = max(r[2] for r in results)
+        ok = best >= 2000 and _pct(lat, 99) <= 50
+        print(f"targets (>= 2,000 events/s, p99 <= 50 ms): {'met' if ok else 'NOT met'}")
+        return 0
+    finally:
+        central.stop()
+        broker.close()
+
+
+def run(argv: list[str]) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(prog="nfc-hospital bench central-ingest", description=__doc__)
+    parser.add_argument("--events", type=int, default=3000, help="events per batch size")
+    parser.add_argument("--batch-sizes", default="1,10,50", help="comma-separated batch sizes")
+    parser.add_argument("--stations", type=int, default=4, help="stations publishing at once")
+    parser.add_argument("--latency-rate", type=float, default=200.0, help="events/s")
+    parser.add_argument("--latency-seconds", type=float, default=10.0, help="latency run length")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    if args.keep:
+        return asyncio.run(_run(args, Path(tempfile.mkdtemp(prefix="nfch-bench-"))))
+    with tempfile.TemporaryDirectory(prefix="nfch-bench-") as d:
+        return asyncio.run(_run(args, Path(d)))
