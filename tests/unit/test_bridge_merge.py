@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from central.bridge.bridge import _merge_by_station
 from protocol.messages import MAX_BATCH_EVENTS
-from tests.support.factories import SITE_KEY
 from tests.support.central_harness import EventFactory
+from tests.support.factories import SITE_KEY
 
 
 def _batches(station: str, sizes: list[int]):
