@@ -107,7 +107,12 @@ def check_clock_against(central: str, ca_file: str | None) -> Check:
 
 
 def mqtt_round_trip(
-    enrolment: Enrolment, secrets: Secrets, layout: Layout, *, timeout_s: float = 10.0
+    enrolment: Enrolment,
+    secrets: Secrets,
+    layout: Layout,
+    *,
+    timeout_s: float = 10.0,
+    retry_refused_s: float = 5.0,
 ) -> tuple[Check, StationStatus | None]:
     """Log in with the new credentials, publish a retained status to our own status topic and
     read it back through the broker.
@@ -115,7 +120,7 @@ def mqtt_round_trip(
     A refused login is retried for a few seconds: central rewrites the broker's password file
     and signals Mosquitto just before it answers the enrolment, and the reload is asynchronous.
     """
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + retry_refused_s
     while True:
         check, status, refused = _round_trip_once(enrolment, secrets, layout, timeout_s)
         if not refused or time.monotonic() > deadline:

@@ -376,6 +376,20 @@ async def test_a_revoked_station_can_no_longer_connect(site: Site, clients: list
     assert site.broker.running
 
 
+async def test_a_failed_broker_link_fails_provisioning_with_what_to_do(site: Site) -> None:
+    issued = site.service.create_code("5층", "floor5")
+    etc, root = site.pi()
+    rc, out = await site.provision(etc, root, "--code", issued.code, "--no-self-test")
+    assert rc == 0, out
+    site.service.revoke(issued.station_id)
+    await asyncio.to_thread(site.service.sync_broker)
+    rc, out = await site.provision(etc, root)
+    assert rc == 1, out
+    assert "[FAILED] broker link: the broker refused the login" in out
+    assert "-> the broker may not have reloaded its password file yet" in out
+    assert "Provisioning is NOT complete: broker link failed" in out
+
+
 async def test_remove_wipes_the_station_and_central_revokes_it(site: Site) -> None:
     issued = site.service.create_code("4층", "floor4")
     etc, root = site.pi()
