@@ -5,6 +5,7 @@ off), and `nfc-hospital provision` run as a child process with a temp config fol
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import stat
 import subprocess
@@ -452,3 +453,27 @@ def test_the_generated_config_alone_runs_a_locked_down_broker() -> None:
             proc.stderr.close()
     finally:
         shutil.rmtree(base)
+
+
+async def test_missing_options_are_asked_for_on_a_terminal(site: Site) -> None:
+    issued = site.service.create_code("6층", "floor6")
+    etc, root = site.pi()
+    master, slave = os.openpty()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "nfc_hospital", "provision", "--config-dir", str(etc),
+            "--root", str(root), "--no-kiosk", "--reader", "simulated", "--no-self-test",
+            stdin=slave, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            cwd=REPO,
+        )  # fmt: skip
+        # Typed ahead: the terminal's line discipline hands one line to each prompt.
+        os.write(master, f"{site.central_url}\n{issued.code.lower()}\n".encode())
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "Central URL: " in text
+    assert "Enrolment code: " in text
+    assert f"Enrolled as {issued.station_id}" in text

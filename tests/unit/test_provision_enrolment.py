@@ -205,3 +205,35 @@ def test_admin_commands_read_central_config(
     assert "topic write hosp/v1/station/st-lobby-1/events" in (out_dir / "acl").read_text()
     assert broker_config.main(argv) == 0
     assert "acl: unchanged" in capsys.readouterr().out
+
+
+async def test_routes_fit_the_api_registry_roles_and_openapi(service: EnrolmentService) -> None:
+    """What the API's route registry will do with these routes: OpenAPI and the role check."""
+    from aiohttp import web
+
+    from central.api.errors import Forbidden, error_middleware
+    from central.api.registry import Registry, Route, auth_middleware
+    from central.enrolment import SERVICE_KEY, enrolment_routes
+
+    registry = Registry("/api/v1")
+    enrolment_routes(registry)
+    doc = registry.openapi(title="t", version="1")
+    assert doc["paths"]["/api/v1/enrol"]["post"].get("x-roles") is None
+    roles = doc["paths"]["/api/v1/stations/enrolment-codes"]["post"]["x-roles"]
+    assert roles == ["admin", "technician"]
+    assert "/api/v1/stations/{station_id}/revoke" in doc["paths"]
+
+    async def nobody(request: web.Request, route: Route) -> None:
+        raise Forbidden("test", "")
+
+    app = web.Application(middlewares=[error_middleware, auth_middleware(nobody)])
+    app[SERVICE_KEY] = service
+    registry.install(app, 64 * 1024)
+    issued = service.create_code("A", "a")
+    async with TestClient(TestServer(app)) as client:
+        r = await client.post("/api/v1/stations/enrolment-codes", json={"name": "x"})
+        assert r.status == 403
+        r = await client.post("/api/v1/stations/st-a-1/revoke")
+        assert r.status == 403
+        r = await client.post("/api/v1/enrol", json={"code": issued.code})
+        assert r.status == 200
