@@ -20,18 +20,34 @@ from protocol.logs import setup_logging
 
 log = logging.getLogger("central")
 
-ADMIN_MODULE = "central.admin_cli"
+# admin command -> (module with main(argv, prog), whether it takes the command word itself)
+ADMIN_COMMANDS: dict[str, tuple[str, bool]] = {
+    "seed": ("central.admin_cli", True),
+    "import": ("central.admin_cli", True),
+    "migrate": ("central.admin_cli", True),
+    "station": ("central.enrolment", False),
+    "broker-config": ("central.broker_config", False),
+}
 
 
 def _admin(argv: list[str], prog: str) -> int:
+    command = argv[0]
+    if command not in ADMIN_COMMANDS:
+        known = ", ".join(sorted(ADMIN_COMMANDS))
+        print(f"{prog}: unknown command {command!r}; commands: {known}", file=sys.stderr)
+        return 2
+    module_name, whole = ADMIN_COMMANDS[command]
     try:
-        module = importlib.import_module(ADMIN_MODULE)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        if e.name == ADMIN_MODULE:
-            print(f"{prog}: the admin tools ({argv[0]}) are not built yet.", file=sys.stderr)
+        if e.name == module_name:
+            print(f"{prog}: the admin tool {command!r} is not built yet.", file=sys.stderr)
             return 2
         raise
-    result: int = module.main(argv, prog=prog)
+    if whole:
+        result: int = module.main(argv, prog=prog)
+    else:
+        result = module.main(argv[1:], prog=f"{prog} {command}")
     return result
 
 
@@ -41,7 +57,7 @@ def main(argv: list[str], prog: str = "nfc-hospital central") -> int:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Run the central server: HTTP API, WebSocket feed, MQTT bridge, queue "
-        "engine. Admin tools: `%(prog)s seed --sample`, `%(prog)s import FILE`.",
+        "engine. Admin tools: %(prog)s {" + ",".join(ADMIN_COMMANDS) + "} ... --help",
     )
     add_config_arguments(parser, ENV_PREFIX)
     args = parser.parse_args(argv)
