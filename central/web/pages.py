@@ -28,6 +28,7 @@ def _page(
         '<meta name="referrer" content="no-referrer">'
         f"<title>{esc(title)}</title>"
         f'<link rel="stylesheet" href="/static/app.css?v={ASSET_VERSION}">'
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         f"{tags}</head>"
         f'<body class="{esc(body_class)}"{attrs}>{body}</body></html>'
     )
@@ -167,7 +168,7 @@ def phone_page(cfg: WebConfig, visit_id: str | None) -> str:
       <div class="p-ticket-label" data-i18n="ticket">나의 번호</div>
       <div id="p-number" class="p-number">-</div>
       <div id="p-room" class="p-room"></div>
-      <dl class="p-stats">
+      <dl class="p-stats" id="p-stats">
         <div><dt data-i18n="ahead">앞 대기</dt><dd id="p-ahead">-</dd></div>
         <div><dt data-i18n="wait">예상 대기</dt><dd id="p-wait">-</dd></div>
       </dl>
@@ -184,7 +185,8 @@ def phone_page(cfg: WebConfig, visit_id: str | None) -> str:
       <h2 data-i18n="prep">준비 사항</h2><p id="p-prep" class="p-prep"></p></div>
     <div class="p-card" id="p-route-card" hidden>
       <h2 data-i18n="route">가는 길</h2>
-      <img id="p-route" class="p-route" alt=""></div>
+      <a id="p-route-link" target="_blank" rel="noopener noreferrer">
+        <img id="p-route" class="p-route" alt=""></a></div>
   </section>
 </main>"""
     return _page(

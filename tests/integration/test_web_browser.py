@@ -310,3 +310,67 @@ async def test_phone_login_form(tmp_path: Path, browser: Any) -> None:
         assert await page.locator("#p-steps li").count() == total
         assert f"{total}단계 중 0단계 완료" == await page.locator("#p-progress").text_content()
         assert seen["errors"] == []
+
+
+async def test_screenshots_of_a_busy_morning(tmp_path: Path, browser: Any) -> None:
+    """A realistic state for docs/screenshots: three busy rooms, calls, exams, a hold."""
+    async with web_central(tmp_path, patients=60) as c:
+        e = c.engine
+        for v in e.visits(limit=1000):
+            e.check_in(v.visit_id, actor="reception")
+        by_room: dict[str, int] = {}
+        for v in e.visits(limit=1000):
+            if v.room_id:
+                by_room[v.room_id] = by_room.get(v.room_id, 0) + 1
+        rooms = sorted(by_room, key=lambda r: -by_room[r])[:3]
+        for i, room in enumerate(rooms):
+            e.start(e.call_next(room, actor="nurse1").visit.visit_id, actor="nurse1")
+            if i != 1:  # room 1's desk stays free: the phone part calls someone there
+                e.call_next(room, actor="nurse1")
+            if i == 0:
+                waiting = e.visits(room_id=room)
+                held = next(v for v in waiting if v.queue_state == "WAITING")
+                e.hold(held.visit_id, actor="nurse1")
+        await c.publisher.mark_all()
+        staff = await browser.new_context(viewport={"width": 1600, "height": 1000}, locale="ko-KR")
+        page = await staff.new_page()
+        seen = watch(page)
+        await staff_login(page, c, rooms=",".join(rooms))
+        called = page.locator(f".board[data-room='{rooms[0]}'] [data-section='calling'] .name")
+        await expect(called).not_to_contain_text("*")
+        await page.screenshot(path=str(shot_path(tmp_path, "dashboard.png")))
+        await called.click()
+        await page.wait_for_selector("#drawer:not([hidden]) .timeline li")
+        await page.screenshot(path=str(shot_path(tmp_path, "dashboard-patient.png")))
+        await page.click("#lang-toggle")
+        await expect(page.locator(".btn-call").first).to_have_text("Call next")
+        await page.screenshot(path=str(shot_path(tmp_path, "dashboard-en.png")))
+        await page.click("#lang-toggle")
+
+        near = next(v for v in e.visits(room_id=rooms[1]) if v.queue_state == "WAITING")
+        phone_ctx = await browser.new_context(
+            viewport={"width": 412, "height": 915}, is_mobile=True, locale="ko-KR"
+        )
+        phone = await phone_ctx.new_page()
+        seen_phone = watch(phone)
+        token, _ = c.auth.make_link(near.visit_id)
+        await phone.goto(f"{c.base}/p/v/{near.visit_id}?t={token}")
+        await phone.wait_for_selector("body[data-live='1']")
+        await phone.wait_for_function("document.getElementById('p-route').complete")
+        await phone.screenshot(path=str(shot_path(tmp_path, "phone-page.png")), full_page=True)
+        await page.click(
+            f".board[data-room='{rooms[1]}'] [data-section='waiting'] "
+            f"[data-visit='{near.visit_id}'] [data-op='call']"
+        )
+        await phone.wait_for_selector("#p-alert.called")
+        await phone.click("[data-lang='en']")
+        await phone.screenshot(path=str(shot_path(tmp_path, "phone-page-called-en.png")))
+        login = await browser.new_page(viewport={"width": 412, "height": 915})
+        await login.goto(f"{c.base}/p")
+        await login.screenshot(path=str(shot_path(tmp_path, "phone-login.png")))
+        await login.goto(f"{c.base}/staff/login")
+        await login.set_viewport_size({"width": 1280, "height": 800})
+        await login.screenshot(path=str(shot_path(tmp_path, "staff-login.png")))
+        for s in (seen, seen_phone):
+            assert s["dialogs"] == []
+            assert s["errors"] == []

@@ -436,3 +436,60 @@ def test_visit_sessions_can_be_revoked(phone: AuthService, clock: FakeClock) -> 
     phone.revoke_visit_tokens("v2")
     with pytest.raises(TokenRevoked):
         phone.authenticate_patient(s.token, "v2")
+
+
+def test_command_line_adds_and_disables_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from central.auth.__main__ import run
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    assert (
+        run(
+            [
+                "add-user",
+                "--db",
+                url,
+                "--username",
+                "Nurse9",
+                "--name",
+                "김",
+                "--role",
+                "nurse",
+                "--password-stdin",
+            ]
+        )
+        == 0
+    )
+    assert "created nurse9 (nurse)" in capsys.readouterr().out
+    db = Database(url)
+    try:
+        svc = make_service(db, FakeClock(START))
+        s = svc.login("nurse9", "a long password", "10.0.0.1")
+        assert run(["disable-user", "--db", url, "--username", "nurse9"]) == 0
+        svc.revocations.reload(svc.now() + timedelta(seconds=1))
+        with pytest.raises(TokenRevoked):
+            svc.authenticate_staff(s.access_token)
+        monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+        assert (
+            run(
+                [
+                    "add-user",
+                    "--db",
+                    url,
+                    "--username",
+                    "x",
+                    "--name",
+                    "x",
+                    "--role",
+                    "nurse",
+                    "--password-stdin",
+                ]
+            )
+            == 2
+        )
+    finally:
+        db.dispose()

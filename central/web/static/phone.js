@@ -14,7 +14,7 @@
       progress: (d, n) => `${n}단계 중 ${d}단계 완료`,
       near: (a, m) => `곧 차례입니다. 앞에 ${a}명, 약 ${m}분 남았습니다. 진료실 앞에서 기다려 주세요.`,
       called: (room, desk) => `지금 ${room}${desk ? ` ${desk}번 데스크` : ''}로 들어오세요.`,
-      ongoing: '진료 중입니다.', done: '오늘 진료가 모두 끝났습니다. 감사합니다.',
+      next: '다음 차례입니다. 진료실 앞에서 기다려 주세요.', ongoing: '진료 중입니다.', done: '오늘 진료가 모두 끝났습니다. 감사합니다.',
       payment: '수납 창구로 가 주세요.', hold: '잠시 보류 중입니다. 직원이 곧 안내합니다.',
       notQueued: '다음 장소에서 스테이션에 카드를 대 주세요.', updated: '업데이트',
       bad: '입력한 정보와 일치하는 오늘 진료가 없습니다. 다시 확인해 주세요.',
@@ -32,7 +32,7 @@
       progress: (d, n) => `${d} of ${n} steps done`,
       near: (a, m) => `Your turn is near: ${a} ahead, about ${m} min. Please wait by the room.`,
       called: (room, desk) => `Please go in now: ${room}${desk ? `, desk ${desk}` : ''}.`,
-      ongoing: 'You are being seen.', done: 'All done for today. Thank you.',
+      next: 'You are next. Please wait by the room.', ongoing: 'You are being seen.', done: 'All done for today. Thank you.',
       payment: 'Please go to the payment desk.', hold: 'On hold for a moment; staff will guide you.',
       notQueued: 'Tap your card at a station at your next stop.', updated: 'Updated',
       bad: 'No visit today matches what you entered. Please check and try again.',
@@ -50,7 +50,7 @@
       progress: (d, n) => `共${n}步，已完成${d}步`,
       near: (a, m) => `快轮到您了：前面${a}人，约${m}分钟。请在诊室门口等候。`,
       called: (room, desk) => `请现在进入${room}${desk ? ` ${desk}号台` : ''}。`,
-      ongoing: '正在就诊。', done: '今天的就诊已全部结束。谢谢。',
+      next: '下一位就是您。请在诊室门口等候。', ongoing: '正在就诊。', done: '今天的就诊已全部结束。谢谢。',
       payment: '请到收费窗口。', hold: '暂时保留中，工作人员会为您引导。',
       notQueued: '请在下一个地点的终端刷卡。', updated: '更新',
       bad: '没有与输入信息相符的今日就诊。请重新确认。',
@@ -67,7 +67,7 @@
       progress: (d, n) => `${n}段階中${d}段階完了`,
       near: (a, m) => `まもなく順番です。前に${a}人、約${m}分です。診察室の前でお待ちください。`,
       called: (room, desk) => `${room}${desk ? ` ${desk}番デスク` : ''}へお入りください。`,
-      ongoing: '診察中です。', done: '本日の診療はすべて終了しました。ありがとうございました。',
+      next: '次があなたの番です。診察室の前でお待ちください。', ongoing: '診察中です。', done: '本日の診療はすべて終了しました。ありがとうございました。',
       payment: '会計窓口へお越しください。', hold: '一時保留中です。スタッフがご案内します。',
       notQueued: '次の場所の端末でカードをタッチしてください。', updated: '更新',
       bad: '入力内容と一致する本日の受診がありません。もう一度ご確認ください。',
@@ -131,6 +131,7 @@
   function alertText(d) {
     const roomName = d.room ? tr(d.room.name) : '';
     if (d.queue_state === 'CALLED') return { text: S().called(roomName, d.desk), cls: 'p-alert called' };
+    if (d.near && d.ahead === 0) return { text: S().next, cls: 'p-alert' };
     if (d.near) return { text: S().near(d.ahead ?? 0, minutes(d.estimated_wait_s) ?? 0), cls: 'p-alert' };
     if (d.queue_state === 'ON_HOLD') return { text: S().hold, cls: 'p-alert' };
     return null;
@@ -151,6 +152,7 @@
     else if (d.state === 'PAYMENT') roomLine = S().payment;
     else if (!d.queue_state && d.room) roomLine = `${roomLine} — ${S().notQueued}`;
     document.getElementById('p-room').textContent = roomLine;
+    document.getElementById('p-stats').hidden = d.queue_state !== 'WAITING';
     document.getElementById('p-ahead').textContent = d.ahead === null ? '-' : S().people(d.ahead);
     const m = minutes(d.estimated_wait_s);
     document.getElementById('p-wait').textContent = m === null ? '-' : S().mins(m);
@@ -171,7 +173,10 @@
     if (active) {
       const img = document.getElementById('p-route');
       const src = `/p/v/${encodeURIComponent(visitId)}/route.svg?lang=${lang}&room=${encodeURIComponent(d.room.room_id)}`;
-      if (img.getAttribute('src') !== src) img.setAttribute('src', src);
+      if (img.getAttribute('src') !== src) {
+        img.setAttribute('src', src);
+        document.getElementById('p-route-link').setAttribute('href', src);
+      }
       img.setAttribute('alt', S().routeAlt(tr(d.room.name)));
     }
     const notifyBtn = document.getElementById('p-notify');
