@@ -437,6 +437,18 @@ class EnrolmentService:
 
     # -- the broker
 
+    def sync_broker_quietly(self) -> str | None:
+        """`sync_broker` for the HTTP handlers: the database change is already committed, so a
+        broker-file failure is logged and reported, never turned into a failed enrolment."""
+        try:
+            return self.sync_broker()
+        except (OSError, BrokerConfigError, EnrolmentError) as e:
+            log.error("enrolment.broker_sync_failed error=%s", e)
+            return (
+                f"the broker files could not be rewritten ({e}); run `nfc-hospital central "
+                "broker-config` and reload Mosquitto"
+            )
+
     def sync_broker(self) -> str | None:
         """Rewrite the broker files (when `broker_dir` is set) and reload Mosquitto."""
         s = self.settings
@@ -532,7 +544,7 @@ def enrolment_routes(registry: Registry) -> None:
         """Open to anyone holding a valid code; the code is the credential."""
         svc = call.request.app[SERVICE_KEY]
         response = await asyncio.to_thread(svc.exchange, call.body)
-        await asyncio.to_thread(svc.sync_broker)
+        await asyncio.to_thread(svc.sync_broker_quietly)
         return response
 
     @registry.route(
@@ -549,7 +561,7 @@ def enrolment_routes(registry: Registry) -> None:
         """Open to a station that proves its identity with its own broker password."""
         svc = call.request.app[SERVICE_KEY]
         await asyncio.to_thread(svc.leave, call.body)
-        await asyncio.to_thread(svc.sync_broker)
+        await asyncio.to_thread(svc.sync_broker_quietly)
         return LeaveResponse(station_id=call.body.station_id)
 
     @registry.route(
@@ -567,7 +579,7 @@ def enrolment_routes(registry: Registry) -> None:
         svc = call.request.app[SERVICE_KEY]
         sid = call.path["station_id"]
         await asyncio.to_thread(svc.revoke, sid)
-        line = await asyncio.to_thread(svc.sync_broker)
+        line = await asyncio.to_thread(svc.sync_broker_quietly)
         return RevokedOut(station_id=sid, broker=line)
 
 

@@ -237,3 +237,23 @@ async def test_routes_fit_the_api_registry_roles_and_openapi(service: EnrolmentS
         assert r.status == 403
         r = await client.post("/api/v1/enrol", json={"code": issued.code})
         assert r.status == 200
+
+
+async def test_a_broken_broker_folder_does_not_fail_an_enrolment(
+    db: Database, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    settings = EnrolmentSettings(
+        broker_host="h",
+        broker_dir=blocker / "broker",  # cannot be created: its parent is a file
+        central_password_file=tmp_path / "central.pw",
+    )
+    service = EnrolmentService(db, settings, site_key=KEY)
+    issued = service.create_code("A", "a")
+    async with TestClient(TestServer(build_enrolment_app(service))) as client:
+        r = await client.post("/api/v1/enrol", json={"code": issued.code})
+        assert r.status == 200
+        r = await client.post(f"/api/v1/stations/{issued.station_id}/revoke")
+        assert r.status == 200
+        assert "could not be rewritten" in (await r.json())["broker"]
