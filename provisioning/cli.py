@@ -97,6 +97,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="card reader driver for the station (auto: the first one found, else simulated)",
     )
     parser.add_argument("--nfc-device", default="usb", help="nfcpy device path (default usb)")
+    parser.add_argument(
+        "--keyboard-device",
+        metavar="PATH",
+        help="input device of a keyboard-wedge reader (/dev/input/by-id/...-event-kbd)",
+    )
     parser.add_argument("--no-kiosk", action="store_true", help="no station screen service")
     parser.add_argument("--edge-http-port", type=int, default=8081, help="edge daemon's port")
     parser.add_argument("--no-tap", action="store_true", help="skip the test tap")
@@ -154,6 +159,13 @@ def _readers(args: argparse.Namespace, layout: Layout) -> list[dict[str, Any]]:
             choice = "simulated"
     if choice == "nfcpy":
         return [{"type": "nfcpy", "device": args.nfc_device}]
+    if choice == "keyboard":
+        if not args.keyboard_device:
+            raise UsageError(
+                "--reader keyboard needs --keyboard-device",
+                "find the reader under /dev/input/by-id/ (ls -l /dev/input/by-id/) and give it",
+            )
+        return [{"type": "keyboard", "device": args.keyboard_device}]
     return [{"type": choice}]
 
 

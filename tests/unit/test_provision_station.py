@@ -15,7 +15,7 @@ from edge.config import EdgeConfig
 from kiosk_ui.config import KioskConfig
 from protocol.base import LocalizedText
 from protocol.enrolment import EnrolMqtt, EnrolResponse
-from provisioning.errors import NotEnrolled, ProvisionError
+from provisioning.errors import NotEnrolled, ProvisionError, UsageError
 from provisioning.files import put, wipe
 from provisioning.station import (
     Layout,
@@ -128,6 +128,32 @@ def test_auto_reader_keeps_the_first_runs_choice(tmp_path: Path) -> None:
     assert _readers(args, lay) == [{"type": "nfcpy", "device": "usb:054c:06c1"}]
     args = build_parser("p").parse_args(["--reader", "simulated"])
     assert _readers(args, lay) == [{"type": "simulated"}]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--reader", "nfcpy", "--nfc-device", "usb:054c:06c1"],
+        ["--reader", "pcsc"],
+        ["--reader", "keyboard", "--keyboard-device", "/dev/input/by-id/usb-x-event-kbd"],
+        ["--reader", "simulated"],
+    ],
+)
+def test_every_reader_choice_gives_a_valid_edge_config(tmp_path: Path, argv: list[str]) -> None:
+    from provisioning.cli import _readers, build_parser
+
+    enrolment, _ = split_enrolment(response(), "http://c")
+    lay = layout(tmp_path)
+    readers = _readers(build_parser("p").parse_args(argv), lay)
+    text = render_station_toml(enrolment, lay, Options(readers=readers))
+    assert EdgeConfig.model_validate(tomllib.loads(text)).readers[0].type == argv[1]
+
+
+def test_a_keyboard_reader_needs_its_device(tmp_path: Path) -> None:
+    from provisioning.cli import _readers, build_parser
+
+    with pytest.raises(UsageError, match="needs --keyboard-device"):
+        _readers(build_parser("p").parse_args(["--reader", "keyboard"]), layout(tmp_path))
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
