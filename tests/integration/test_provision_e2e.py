@@ -331,6 +331,8 @@ async def test_broker_refuses_anonymous_and_publishing_as_another_station(
     refused = sa.publish(site.topics.station(b.station_id, "events"), b"forged")
     assert refused.is_failure
     assert refused.value == 135  # Not authorized
+    # QoS 0 has no PUBACK: the broker drops it silently (checked below: nothing arrives).
+    sa.c.publish(site.topics.station(b.station_id, "events"), b"forged-qos0", qos=0)
     assert sa.publish(site.topics.station(a.station_id, "events"), b"mine").value == 0
     assert central.got.wait(5)
     assert [m.topic for m in central.messages] == [site.topics.station(a.station_id, "events")]
