@@ -25,6 +25,7 @@ from tests.support.web_central import PASSWORDS, WebCentral, web_central
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -40,7 +41,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):
+    if not HAVE_CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
     from playwright.async_api import async_playwright
 
@@ -243,13 +244,14 @@ async def test_expired_access_token_is_refreshed_silently(tmp_path: Path, browse
         navs = len(seen["navigations"])
         first = await access_token(ctx)
 
-        async def first_token_expired() -> None:
-            # The browser drops the cookie at expiry; the page then refreshes when its next
-            # call (or its WebSocket reconnect) gets a 401.
-            while await access_token(ctx) == first:
-                await asyncio.sleep(0.1)
-
-        await asyncio.wait_for(first_token_expired(), 10)
+        # The browser drops the cookie at expiry; the page then refreshes when its next call
+        # (or its WebSocket reconnect) gets a 401. Poll the cookie jar for up to 10 s.
+        for _ in range(100):
+            if await access_token(ctx) != first:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the first access token never expired")
         await page.click(f".board[data-room='{room}'] [data-op='call-next']")
         await page.wait_for_selector(
             f"[data-section='calling'] [data-visit='{line[0]}']", timeout=5000
@@ -293,7 +295,8 @@ async def test_phone_login_form(tmp_path: Path, browser: Any) -> None:
         visit = next(
             v for v in c.sample.data.visits if v.registration_no == patient.registration_no
         )
-        assert patient.birth_date is not None and patient.phone_last4 is not None
+        assert patient.birth_date is not None
+        assert patient.phone_last4 is not None
         ctx = await browser.new_context(viewport={"width": 412, "height": 915}, is_mobile=True)
         page = await ctx.new_page()
         seen = watch(page)
