@@ -257,3 +257,24 @@ async def test_a_broken_broker_folder_does_not_fail_an_enrolment(
         r = await client.post(f"/api/v1/stations/{issued.station_id}/revoke")
         assert r.status == 200
         assert "could not be rewritten" in (await r.json())["broker"]
+
+
+def test_migration_0003_matches_the_enrolment_tables(db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from central.enrolment import enrolment_metadata
+    from central.store.migrate import downgrade
+
+    def ours() -> list[object]:
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(ctx, enrolment_metadata)
+        # Everything not ours shows up as "remove_*" (not in this MetaData): ignore it.
+        return [d for d in diff if not (isinstance(d, tuple) and d[0].startswith("remove_"))]
+
+    assert ours() == []
+    downgrade(db.engine, "0002")
+    assert sorted(d[0] for d in ours()) == ["add_index", "add_table", "add_table"]  # type: ignore[index]
+    db.migrate()
+    assert ours() == []
