@@ -28,16 +28,26 @@ from central.auth.tokens import TokenSigner, derive_key
 from central.clock import FakeClock
 from central.engine import Engine
 from central.store import Database
-from tests.support.auth_world import START, auth_config, make_service, migrated_db
+from tests.support.auth_world import (
+    START,
+    auth_config,
+    make_service,
+    migrated_db,
+    pg_database,
+)
 from tests.support.central_db import SITE_KEY as ENGINE_KEY
 from tests.support.central_db import small_hospital
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = migrated_db(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The same rules on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        d = migrated_db(tmp_path)
+    else:
+        d = pg_database(request.getfixturevalue("postgres_db"))
     yield d
     d.dispose()
 
