@@ -12,8 +12,6 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.broker_config import (
@@ -36,6 +34,10 @@ from tests.support.mosquitto import MosquittoBroker
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
+
+# `cryptography` is an optional dependency (central's CA, provisioning --client-cert).
+x509 = pytest.importorskip("cryptography.x509")
+NameOID = pytest.importorskip("cryptography.x509.oid").NameOID
 
 
 @dataclass
