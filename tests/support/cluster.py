@@ -1,0 +1,495 @@
+"""A whole small hospital as separate processes: central, N station daemons, one broker.
+
+`Cluster` reuses the existing wrappers (`CentralProcess`, `DaemonProcess`, `MosquittoBroker`):
+central runs `nfc-hospital central` on its own SQLite file with the sample hospital seeded,
+each station runs `python -m edge` with its own config, data folder and HTTP port, and the
+test can SIGKILL and restart any of them. `FaultProxy` is a TCP proxy between a station and
+the broker that delays, stalls and cuts connections (used where `tc netem` is not available).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import shutil
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocol.ids import card_hash
+from tests.support.central_harness import CentralProcess, central_config, seeded_engine
+from tests.support.edge_world import DaemonProcess
+from tests.support.factories import SITE_KEY
+from tests.support.history import History, Op, wait_converged
+from tests.support.mosquitto import MosquittoBroker
+from tests.support.ports import free_port
+
+# The sample hospital's stations (central knows their map nodes).
+SAMPLE_STATIONS = ("st-lobby", "st-1f-east", "st-2f", "st-3f")
+
+
+@dataclass
+class ProxyFaults:
+    """How badly a `FaultProxy` treats the link (per forwarded chunk, each direction)."""
+
+    delay_s: float = 0.05
+    jitter_s: float = 0.02
+    drop_p: float = 0.0  # cut the connection (both sides) before forwarding this chunk
+    stall_p: float = 0.0  # hold this direction for `stall_s` before forwarding
+    stall_s: float = 1.5
+
+
+class FaultProxy:
+    """A TCP proxy on 127.0.0.1 that delays, stalls and cuts; runs its own loop in a thread."""
+
+    def __init__(self, target_port: int, faults: ProxyFaults, seed: int = 0) -> None:
+        self.target_port = target_port
+        self.faults = faults
+        self.port = free_port()
+        self.rng = random.Random(seed)
+        self.cut = False  # partitioned: new connections are closed at once
+        self.connections = 0
+        self.drops = 0
+        self.stalls = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"proxy-{self.port}", daemon=True)
+        self._stop: asyncio.Event | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fault proxy did not start")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._serve())
+        self._loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+            server.close()
+            for w in list(self._writers):
+                w.close()
+        await asyncio.sleep(0)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.connections += 1
+        self._writers |= {writer, up_w}
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._pipe(reader, up_w, writer), name="proxy-up")
+                tg.create_task(self._pipe(up_r, writer, up_w), name="proxy-down")
+        except* (OSError, _Cut):
+            pass
+        finally:
+            for w in (writer, up_w):
+                self._writers.discard(w)
+                w.close()
+
+    async def _pipe(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, other: asyncio.StreamWriter
+    ) -> None:
+        f = self.faults
+        due = 0.0
+        while True:
+            chunk = await src.read(65536)
+            if not chunk or self.cut:
+                raise _Cut
+            if self.rng.random() < f.drop_p:
+                self.drops += 1
+                raise _Cut
+            now = time.monotonic()
+            delay = max(0.0, f.delay_s + self.rng.uniform(-f.jitter_s, f.jitter_s))
+            if self.rng.random() < f.stall_p:
+                self.stalls += 1
+                delay += f.stall_s
+            # TCP keeps order: a chunk never overtakes the one before it.
+            due = max(due, now + delay)
+            await asyncio.sleep(due - now)
+            dst.write(chunk)
+            await dst.drain()
+
+    def partition(self) -> None:
+        """Cut every connection now and refuse new ones until `heal`."""
+        self.cut = True
+        self._loop.call_soon_threadsafe(self._close_all)
+
+    def _close_all(self) -> None:
+        for w in list(self._writers):
+            w.close()
+
+    def heal(self) -> None:
+        self.cut = False
+
+    def close(self) -> None:
+        if self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+
+
+class _Cut(Exception):
+    """The proxy ends this connection."""
+
+
+class Station:
+    """One station daemon process plus what the storm driver needs to tap it safely."""
+
+    def __init__(self, station_id: str, daemon: DaemonProcess) -> None:
+        self.station_id = station_id
+        self.daemon = daemon
+        self.up = threading.Event()
+        self.kills = 0
+
+    @property
+    def db(self) -> Path:
+        return self.daemon.data_dir / "station.sqlite3"
+
+
+class Cluster:
+    """Central + N stations + a broker, each a separate process, with kill/restart helpers."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        broker: MosquittoBroker,
+        topic_root: str,
+        *,
+        stations: int = 3,
+        patients: int = 60,
+        proxy_faults: ProxyFaults | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.workdir = workdir
+        self.broker = broker
+        self.topic_root = topic_root
+        central_dir = workdir / "central"
+        central_dir.mkdir(parents=True, exist_ok=True)
+        # Central reads the site key as hex text, a station as raw bytes: the same key.
+        (central_dir / "site.key").write_text(SITE_KEY.hex() + "\n")
+        self.config = central_config(central_dir, broker.port, topic_root)
+        engine, sample = seeded_engine(self.config, patients=patients)
+        engine.close()
+        self.card_uids = sorted(sample.visit_cards.values())
+        self.central = CentralProcess(self.config, central_dir)
+        self.central_db = central_dir / "central.db"
+        self.proxies: dict[str, FaultProxy] = {}
+        self.stations: dict[str, Station] = {}
+        for i, sid in enumerate(SAMPLE_STATIONS[:stations]):
+            port = broker.port
+            if proxy_faults is not None:
+                proxy = FaultProxy(broker.port, proxy_faults, seed=seed * 100 + i)
+                self.proxies[sid] = proxy
+                port = proxy.port
+            sdir = workdir / sid
+            sdir.mkdir(parents=True, exist_ok=True)
+            daemon = DaemonProcess(
+                sdir,
+                port,
+                topic_root,
+                station_id=sid,
+                location_node=sid,
+                log={"level": "INFO"},
+            )
+            self.stations[sid] = Station(sid, daemon)
+        self.central_kills = 0
+        self.broker_kills = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self, limit_s: float = 60) -> None:
+        """Start central, the proxies and the stations; wait until every station has the cards."""
+        for proxy in self.proxies.values():
+            proxy.start()
+        self.central.start()
+        asyncio.run(self.central.wait_ready(limit_s))
+        for st in self.stations.values():
+            st.daemon.start(timeout=limit_s)
+            st.up.set()
+        deadline = time.monotonic() + limit_s
+        for st in self.stations.values():
+            while not _has_cards(st.db):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{st.station_id} never got the cards directory")
+                time.sleep(0.05)
+
+    def kill_station(self, sid: str) -> None:
+        st = self.stations[sid]
+        st.up.clear()
+        st.daemon.kill()
+        st.kills += 1
+
+    def restart_station(self, sid: str, limit_s: float = 60) -> None:
+        st = self.stations[sid]
+        st.daemon.start(timeout=limit_s)
+        st.up.set()
+
+    def kill_central(self) -> None:
+        self.central.kill()
+        self.central_kills += 1
+
+    def restart_central(self, limit_s: float = 60) -> None:
+        self.central.start()
+        asyncio.run(self.central.wait_ready(limit_s))
+
+    def kill_broker(self) -> None:
+        self.broker.kill()
+        self.broker_kills += 1
+
+    def restart_broker(self) -> None:
+        self.broker.start()
+
+    def close(self) -> None:
+        """Stop everything this cluster started, by PID; keep logs for a failed test."""
+        for st in self.stations.values():
+            if st.daemon.process is not None and st.daemon.process.poll() is None:
+                try:
+                    st.daemon.terminate(timeout=20)
+                except Exception:
+                    st.daemon.kill()
+        if self.central.process is not None and self.central.process.poll() is None:
+            try:
+                self.central.terminate()
+            except Exception:
+                self.central.kill()
+        for proxy in self.proxies.values():
+            proxy.close()
+
+    # --- taps -------------------------------------------------------------------------------
+
+    @property
+    def station_dbs(self) -> dict[str, Path]:
+        return {sid: st.db for sid, st in self.stations.items()}
+
+    def tap(self, history: History, sid: str, uid: str) -> Op:
+        """One tap through the station's local API, recorded in `history`."""
+        st = self.stations[sid]
+        op = history.invoke(sid, card_hash(SITE_KEY, uid))
+        try:
+            status, body = st.daemon.tap(uid)
+        except (OSError, ValueError) as e:
+            # Killed mid-request (reset, refused, truncated answer): it may or may not be in.
+            history.complete(op, "info", detail=type(e).__name__)
+            return op
+        screen = str(body.get("kind")) if isinstance(body, dict) else None
+        if status == 200:
+            history.complete(op, "ok", screen=screen)
+        elif status in (400, 503):
+            history.complete(op, "fail", screen=screen, detail=str(status))
+        else:
+            history.complete(op, "info", screen=screen, detail=f"http {status}")
+        return op
+
+    def logs(self) -> str:
+        parts = [f"--- central\n{self.central.log()[-4000:]}"]
+        for sid, st in self.stations.items():
+            parts.append(f"--- {sid}\n{st.daemon.log()[-3000:]}")
+        return "\n".join(parts)
+
+    def keep_logs(self, dest: Path) -> None:
+        """Copy the processes' logs somewhere a failed run can be read later."""
+        dest.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            shutil.copy(self.central.log_path, dest / "central.log")
+            for sid, st in self.stations.items():
+                shutil.copy(st.daemon.log_path, dest / f"{sid}.log")
+
+
+def _has_cards(db: Path) -> bool:
+    import sqlite3
+
+    if not db.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
+        try:
+            row = conn.execute("SELECT 1 FROM directory WHERE kind = 'cards'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None
+
+
+# --- the storm ------------------------------------------------------------------------------
+
+
+@dataclass
+class StormPlan:
+    """What a storm does: how many taps, which faults, how often (all from one seed)."""
+
+    taps: int = 600
+    seed: int = 1
+    tap_gap_s: float = 0.05  # per station, between one answer and the next tap
+    fault_gap_s: tuple[float, float] = (0.3, 1.5)
+    broker_kills: bool = True
+    station_kills: bool = True
+    central_kill: bool = True  # once, near the middle
+    partitions: bool = False  # proxy partitions of one station (needs proxies)
+    unknown_card_p: float = 0.05
+    converge_limit_s: float = 60.0
+
+
+@dataclass
+class StormResult:
+    plan: StormPlan
+    history: History
+    faults: Counter[str]
+    storm_s: float
+    converge_s: float
+
+    def fault_total(self) -> int:
+        return sum(self.faults.values())
+
+
+def _tapper(
+    cluster: Cluster,
+    history: History,
+    sid: str,
+    cards: list[str],
+    plan: StormPlan,
+    errors: list[BaseException],
+) -> None:
+    st = cluster.stations[sid]
+    try:
+        for uid in cards:
+            if not st.up.wait(120):
+                raise TimeoutError(f"{sid} stayed down for 120 s")
+            cluster.tap(history, sid, uid)
+            time.sleep(plan.tap_gap_s)
+    except BaseException as e:
+        errors.append(e)
+
+
+def _faults(
+    kind: str,
+    cluster: Cluster,
+    plan: StormPlan,
+    done: threading.Event,
+    rng: random.Random,
+    faults: Counter[str],
+    errors: list[BaseException],
+    halfway: threading.Event,
+) -> None:
+    """One fault thread per kind, so a broker outage and a station kill can overlap."""
+    try:
+        if kind == "central_kill":
+            # Once, in the middle of the stream (or at its end if the stream was short).
+            while not halfway.wait(0.05) and not done.is_set():
+                pass
+            cluster.kill_central()
+            faults[kind] += 1
+            time.sleep(rng.uniform(0.3, 1.5))
+            cluster.restart_central()
+            return
+        while not done.wait(rng.uniform(*plan.fault_gap_s)):
+            if kind == "broker_kill":
+                cluster.kill_broker()
+                faults[kind] += 1
+                time.sleep(rng.uniform(0.2, 1.5))
+                cluster.restart_broker()
+            elif kind == "station_kill":
+                sid = rng.choice(sorted(cluster.stations))
+                cluster.kill_station(sid)
+                faults[kind] += 1
+                time.sleep(rng.uniform(0.05, 0.8))
+                cluster.restart_station(sid)
+            else:
+                sid = rng.choice(sorted(cluster.proxies))
+                proxy = cluster.proxies[sid]
+                proxy.partition()
+                faults[kind] += 1
+                time.sleep(rng.uniform(0.5, 3.0))
+                proxy.heal()
+    except BaseException as e:
+        errors.append(e)
+
+
+def run_storm(cluster: Cluster, plan: StormPlan) -> StormResult:
+    """Tap from every station while faults are injected; heal; return the measured result.
+
+    The caller runs `history.check` on the result (and the CI test asserts it).
+    """
+    rng = random.Random(plan.seed)
+    history = History()
+    sids = sorted(cluster.stations)
+    unknown = [f"04FF{i:010X}" for i in range(20)]
+    streams: dict[str, list[str]] = {sid: [] for sid in sids}
+    for i in range(plan.taps):
+        pool = unknown if rng.random() < plan.unknown_card_p else cluster.card_uids
+        streams[sids[i % len(sids)]].append(rng.choice(pool))
+    done, halfway = threading.Event(), threading.Event()
+    faults: Counter[str] = Counter()
+    errors: list[BaseException] = []
+    tappers = [
+        threading.Thread(
+            target=_tapper,
+            args=(cluster, history, sid, streams[sid], plan, errors),
+            name=f"tapper-{sid}",
+        )
+        for sid in sids
+    ]
+    kinds = [
+        k
+        for k, on in (
+            ("broker_kill", plan.broker_kills),
+            ("station_kill", plan.station_kills),
+            ("partition", plan.partitions and bool(cluster.proxies)),
+            ("central_kill", plan.central_kill),
+        )
+        if on
+    ]
+    fault_threads = [
+        threading.Thread(
+            target=_faults,
+            args=(
+                kind,
+                cluster,
+                plan,
+                done,
+                random.Random(plan.seed * 10 + i),
+                faults,
+                errors,
+                halfway,
+            ),
+            name=f"faults-{kind}",
+        )
+        for i, kind in enumerate(kinds)
+    ]
+    start = time.monotonic()
+    for t in [*tappers, *fault_threads]:
+        t.start()
+    while any(t.is_alive() for t in tappers):
+        if len(history.ops) >= plan.taps // 2:
+            halfway.set()
+        time.sleep(0.05)
+    halfway.set()
+    done.set()
+    for t in fault_threads:
+        t.join(180)
+    storm_s = time.monotonic() - start
+    if errors:
+        raise RuntimeError(f"storm driver failed: {errors!r}\n{cluster.logs()}") from errors[0]
+    # Heal: everything up (the fault thread always restarts what it killed).
+    if not cluster.broker.running:
+        cluster.restart_broker()
+    for proxy in cluster.proxies.values():
+        proxy.heal()
+    converge_s = wait_converged(cluster.central_db, cluster.station_dbs, plan.converge_limit_s)
+    return StormResult(plan, history, faults, storm_s, converge_s)
