@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import socket
 import sys
@@ -178,6 +179,11 @@ def _print_changes(title: str, changes: list[FileChange], dry_run: bool) -> None
 def provision(args: argparse.Namespace) -> int:
     """The main flow: enrol (or reuse the enrolment), write, enable, self-test."""
     layout = _layout(args)
+    if args.root is None and not args.dry_run and os.geteuid() != 0:
+        raise UsageError(
+            "installing services and writing /etc needs root",
+            "run it with sudo (or look first with --dry-run)",
+        )
     enrolment: Enrolment | None = None
     secrets: Secrets | None = None
     if not args.re_enrol:
