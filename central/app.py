@@ -17,11 +17,15 @@ from aiohttp import web
 
 from central.api.routes import ApiContext, build_app
 from central.api.ws import Hub
+from central.auth.http import make_authorizer
+from central.auth.service import AuthService
+from central.auth.tokens import derive_key
 from central.bridge import Bridge, ChangePublisher, Fleet, SnapshotCache
 from central.clock import Clock, SystemClock
 from central.config import CentralConfig
 from central.engine import Engine
 from central.site_key import load_site_key
+from central.web.site import attach
 from protocol.topics import Topics
 
 log = logging.getLogger("central")
@@ -92,10 +96,16 @@ class Central:
             clock=self.clock,
         )
         self.bridge = bridge
-        app = build_app(
-            ApiContext(engine, publisher, cache, fleet, hub, bridge.link),
-            max_body=cfg.api.max_body_bytes,
+        ctx = ApiContext(engine, publisher, cache, fleet, hub, bridge.link)
+        auth = AuthService(
+            engine.db,
+            cfg.auth,
+            derive_key(engine.site_key, "jwt"),
+            clock=engine.clock,
+            service_day=engine.service_day,
         )
+        app = build_app(ctx, max_body=cfg.api.max_body_bytes, authorizer=make_authorizer(auth))
+        attach(app, ctx, auth, cfg.web)  # /auth, the staff dashboard, the phone page
         runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, cfg.http.host, cfg.http.port)

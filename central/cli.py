@@ -20,13 +20,16 @@ from protocol.logs import setup_logging
 
 log = logging.getLogger("central")
 
-# admin command -> (module with main(argv, prog), whether it takes the command word itself)
+# admin command -> (module, whether its entry point takes the command word itself).
+# Entry points: `main(argv, prog=...)`, or `run(argv)` for central.auth's account tool.
 ADMIN_COMMANDS: dict[str, tuple[str, bool]] = {
     "seed": ("central.admin_cli", True),
     "import": ("central.admin_cli", True),
     "migrate": ("central.admin_cli", True),
     "station": ("central.enrolment", False),
     "broker-config": ("central.broker_config", False),
+    "add-user": ("central.auth.__main__", True),
+    "disable-user": ("central.auth.__main__", True),
 }
 
 
@@ -44,8 +47,10 @@ def _admin(argv: list[str], prog: str) -> int:
             print(f"{prog}: the admin tool {command!r} is not built yet.", file=sys.stderr)
             return 2
         raise
-    if whole:
-        result: int = module.main(argv, prog=prog)
+    if not hasattr(module, "main"):
+        result: int = module.run(argv)
+    elif whole:
+        result = module.main(argv, prog=prog)
     else:
         result = module.main(argv[1:], prog=f"{prog} {command}")
     return result

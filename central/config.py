@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from central.auth.config import AuthConfig
+from central.web.config import WebConfig
 from protocol.base import Model
 from protocol.settings import HttpSettings, LogSettings, MqttSettings
 
@@ -155,3 +157,9 @@ class CentralConfig(Model):
     )
     bridge: BridgeSettings = Field(default_factory=BridgeSettings, description="MQTT bridge.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API and WebSocket.")
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="Staff login, tokens and throttles (issue #7)."
+    )
+    web: WebConfig = Field(
+        default_factory=WebConfig, description="Staff dashboard and patients' phone page."
+    )

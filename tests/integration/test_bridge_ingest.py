@@ -7,7 +7,6 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime
 
-import aiohttp
 import pytest
 
 from protocol.codec import decode, encode
@@ -276,17 +275,16 @@ async def test_station_status_feeds_the_fleet_and_gets_a_lease(world, broker, to
         lease = decode(Lease, (await rx.wait_for(lambda m: True)).payload)
         assert lease.station_id == station
         assert lease.blocks
-        async with aiohttp.ClientSession() as http:
-            url = f"http://127.0.0.1:{central.http_port}/api/v1/stations"
-            for _ in range(100):
-                async with http.get(url) as resp:
-                    body = await resp.json()
-                item = next(i for i in body["items"] if i["station_id"] == station)
-                if item["online"]:
-                    break
-                await asyncio.sleep(0.05)
-        assert item["online"] is True
-        assert item["outbox_depth"] == 7
-        assert item["clock_offset_ms"] == -40
-        assert item["last_seen"] is not None
+        # The fleet view (served at GET /api/v1/stations to technicians).
+        assert central.bridge is not None
+        fleet = central.bridge.fleet
+        async with asyncio.timeout(10):
+            while fleet.get(station) is None:  # noqa: ASYNC110 - polled with a deadline
+                await asyncio.sleep(0.02)
+        entry = fleet.get(station)
+        assert entry is not None
+        assert entry.status.online is True
+        assert entry.status.outbox_depth == 7
+        assert entry.status.clock_offset_ms == -40
+        assert entry.last_seen is not None
         task.cancel()
