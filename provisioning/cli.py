@@ -294,6 +294,11 @@ def remove(argv: list[str], prog: str) -> int:
     parser.add_argument("--offline", action="store_true", help="do not contact central")
     parser.add_argument("--ca-file", metavar="FILE", help="CA to trust for an https:// central")
     args = parser.parse_args(argv)
+    if args.root is None and not args.dry_run and os.geteuid() != 0:
+        raise UsageError(
+            "removing services and secrets needs root",
+            "run it with sudo (or look first with --dry-run)",
+        )
     layout = _layout(args)
     enrolment, secrets = load_existing(layout)
     interactive = not args.yes and not args.dry_run and sys.stdin.isatty()
