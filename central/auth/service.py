@@ -168,8 +168,13 @@ class AuthService:
         log.info("auth.subject_revoked subject=%s", user_id)
 
     def disable_user(self, user_id: str) -> None:
+        """Disable an account and void its tokens."""
         self.store.set_active(user_id, False, self.now())
         self.revoke_user_tokens(user_id)
+
+    def enable_user(self, user_id: str) -> None:
+        """Let a disabled account log in again (old tokens stay void)."""
+        self.store.set_active(user_id, True, self.now())
 
     # ------------------------------------------------------------------ staff login
 

@@ -87,6 +87,12 @@ class AuthStore:
             row = conn.execute(select(staff_users).where(staff_users.c.user_id == user_id)).first()
         return _user(row) if row is not None else None
 
+    def users(self) -> list[StaffUser]:
+        """Every staff account, by user name."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(staff_users).order_by(staff_users.c.username)).all()
+        return [_user(r) for r in rows]
+
     def add_user(
         self, username: str, display_name: str, role: str, password_hash: str, now: datetime
     ) -> StaffUser:

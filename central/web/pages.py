@@ -73,6 +73,7 @@ def staff_dashboard(cfg: WebConfig) -> str:
     <button class="tab active" data-tab="queues" data-i18n="tab.queues">대기열</button>
     <button class="tab" data-tab="search" data-i18n="tab.search">환자 검색</button>
     <button class="tab" data-tab="fleet" data-i18n="tab.fleet">장비 현황</button>
+    <button class="tab" data-tab="admin" data-i18n="tab.admin">직원 관리</button>
   </nav>
   <div class="user">
     <span id="conn" class="conn conn-off" data-i18n="conn.off">연결 끊김</span>
@@ -112,6 +113,28 @@ def staff_dashboard(cfg: WebConfig) -> str:
         <th data-i18n="fleet.outbox">미전송</th><th data-i18n="fleet.oldest">가장 오래된 미전송</th>
         <th data-i18n="fleet.readers">리더기</th><th data-i18n="fleet.clock">시계 오차</th>
         <th data-i18n="fleet.acked">확인된 순번</th></tr></thead><tbody></tbody></table>
+    </section>
+    <section id="tab-admin" class="tab-panel" hidden>
+      <form id="user-form" class="user-form">
+        <input id="new-username" required maxlength="64" data-i18n-placeholder="admin.username"
+               placeholder="아이디" autocomplete="off">
+        <input id="new-name" required maxlength="100" data-i18n-placeholder="admin.name"
+               placeholder="이름">
+        <select id="new-role">
+          <option value="nurse" data-i18n="role_nurse">간호사</option>
+          <option value="reception" data-i18n="role_reception">원무</option>
+          <option value="technician" data-i18n="role_technician">기술지원</option>
+          <option value="admin" data-i18n="role_admin">관리자</option>
+        </select>
+        <input id="new-password" type="password" required minlength="10" maxlength="256"
+               data-i18n-placeholder="admin.password" placeholder="초기 비밀번호 (10자 이상)"
+               autocomplete="new-password">
+        <button class="btn btn-primary" type="submit" data-i18n="admin.create">직원 추가</button>
+      </form>
+      <table class="grid" id="users"><thead><tr>
+        <th data-i18n="admin.username">아이디</th><th data-i18n="admin.name">이름</th>
+        <th data-i18n="admin.role">역할</th><th data-i18n="admin.state">상태</th>
+        <th></th></tr></thead><tbody></tbody></table>
     </section>
   </main>
   <aside id="drawer" class="drawer" hidden aria-live="polite">

@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from playwright.async_api import expect
 
 from central.engine import Engine
+from protocol.messages import ReaderHealth, StationStatus
 from tests.support.web_central import PASSWORDS, WebCentral, web_central
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -368,12 +370,44 @@ async def test_screenshots_of_a_busy_morning(tmp_path: Path, browser: Any) -> No
         await phone.wait_for_selector("#p-alert.called")
         await phone.click("[data-lang='en']")
         await phone.screenshot(path=str(shot_path(tmp_path, "phone-page-called-en.png")))
+        # The technician's and the admin's views.
+        now = datetime.now(UTC)
+        for i, st in enumerate(e.stations()[:6]):
+            c.fleet.update(
+                StationStatus(
+                    station_id=st.station_id,
+                    online=i != 2,
+                    sent_at=now - timedelta(seconds=3 + 40 * (i == 2)),
+                    software_version="0.1.0",
+                    outbox_depth=[0, 1, 17, 0, 0, 0][i],
+                    oldest_unsent_age_s=[None, 0.8, 95.0, None, None, None][i],
+                    readers=[
+                        ReaderHealth(
+                            name="front",
+                            driver="pcsc" if i % 2 else "nfcpy",
+                            status="disconnected" if i == 3 else "ok",
+                        )
+                    ],
+                    clock_offset_ms=[-12, 40, 1800, -230, 5, 8][i],
+                ),
+                now - timedelta(seconds=2 + 60 * (i == 2)),
+            )
+        admin_ctx = await browser.new_context(viewport={"width": 1600, "height": 800})
+        admin = await admin_ctx.new_page()
+        seen_admin = watch(admin)
+        await staff_login(admin, c, "admin1")
+        await admin.click("[data-tab='fleet']")
+        await admin.wait_for_selector("#fleet tbody tr[data-station]")
+        await admin.screenshot(path=str(shot_path(tmp_path, "dashboard-fleet.png")))
+        await admin.click("[data-tab='admin']")
+        await admin.wait_for_selector("#users tbody tr[data-user='nurse1']")
+        await admin.screenshot(path=str(shot_path(tmp_path, "dashboard-staff-accounts.png")))
         login = await browser.new_page(viewport={"width": 412, "height": 915})
         await login.goto(f"{c.base}/p")
         await login.screenshot(path=str(shot_path(tmp_path, "phone-login.png")))
         await login.goto(f"{c.base}/staff/login")
         await login.set_viewport_size({"width": 1280, "height": 800})
         await login.screenshot(path=str(shot_path(tmp_path, "staff-login.png")))
-        for s in (seen, seen_phone):
+        for s in (seen, seen_phone, seen_admin):
             assert s["dialogs"] == []
             assert s["errors"] == []

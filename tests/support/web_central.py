@@ -42,6 +42,7 @@ class WebCentral:
     auth: AuthService
     hub: Hub
     publisher: ChangePublisher
+    fleet: Fleet
     sample: SampleHospital
     port: int
 
@@ -76,7 +77,8 @@ async def web_central(
     publisher = ChangePublisher(
         engine, Topics("test/nfch"), hub, cache, phone_page_url="http://127.0.0.1/p"
     )
-    ctx = ApiContext(engine, publisher, cache, Fleet(), hub, None)
+    fleet = Fleet()
+    ctx = ApiContext(engine, publisher, cache, fleet, hub, None)
     auth = AuthService(
         db,
         auth_config(**auth_over),
@@ -100,7 +102,7 @@ async def web_central(
         async with asyncio.TaskGroup() as tg:
             task = tg.create_task(publisher.run(), name="publisher")
             try:
-                yield WebCentral(engine, auth, hub, publisher, sample, port)
+                yield WebCentral(engine, auth, hub, publisher, fleet, sample, port)
             finally:
                 task.cancel()
     finally:

@@ -376,3 +376,47 @@ async def test_staff_search_finds_ticket_name_and_registration(tmp_path: Path) -
             hit = next(i for i in items if i["visit_id"] == v.visit_id)
             assert hit["patient_name"] == XSS  # data stays data; the page renders it as text
             assert (await s.get("/staff/api/search", params={"q": ""})).status == 422
+
+
+async def test_admin_manages_staff_accounts(central: WebCentral) -> None:
+    async with session_for(central) as nurse:
+        await login(nurse, central)
+        assert (await nurse.get("/staff/api/users")).status == 403
+        h = {"Origin": central.base, "X-CSRF-Token": csrf(nurse)}
+        body = {"username": "x1", "name": "x", "role": "admin", "password": "0123456789"}
+        assert (await nurse.post("/staff/api/users", json=body, headers=h)).status == 403
+    async with session_for(central) as admin:
+        me = await login(admin, central, "admin1")
+        h = {"Origin": central.base, "X-CSRF-Token": csrf(admin)}
+        new = {
+            "username": "reception2",
+            "name": XSS,
+            "role": "reception",
+            "password": "pw-0123456789",
+        }
+        assert (
+            await admin.post("/staff/api/users", json=new, headers={"Origin": central.base})
+        ).status == 403
+        r = await admin.post("/staff/api/users", json=new, headers=h)
+        assert r.status == 201, await r.text()
+        made = await r.json()
+        assert "password" not in made
+        assert "password_hash" not in str(await (await admin.get("/staff/api/users")).json())
+        assert (await admin.post("/staff/api/users", json=new, headers=h)).status == 409
+        short = {**new, "username": "r3", "password": "short"}
+        assert (await admin.post("/staff/api/users", json=short, headers=h)).status == 422
+        own = await admin.post(f"/staff/api/users/{me['user_id']}/disable", headers=h)
+        assert own.status == 422
+        async with session_for(central) as rec:
+            r = await rec.post(
+                "/auth/login",
+                json={"username": "reception2", "password": "pw-0123456789"},
+                headers={"Origin": central.base},
+            )
+            assert r.status == 200
+            assert (await rec.get("/api/v1/visits")).status == 200
+            r = await admin.post(f"/staff/api/users/{made['user_id']}/disable", headers=h)
+            assert (await r.json())["active"] is False
+            r = await rec.get("/api/v1/visits")
+            assert r.status == 401
+            assert (await r.json())["error"]["reason"] == "token_revoked"

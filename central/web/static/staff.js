@@ -29,6 +29,10 @@
       noResults: '검색 결과가 없습니다.', online: '온라인', offline: '오프라인', unknown: '알 수 없음',
       ago: '전', sec: '초', role_nurse: '간호사', role_reception: '원무', role_admin: '관리자',
       role_technician: '기술지원', noAccess: '이 화면을 볼 권한이 없습니다.',
+      'tab.admin': '직원 관리', 'admin.username': '아이디', 'admin.name': '이름', 'admin.role': '역할',
+      'admin.state': '상태', 'admin.password': '초기 비밀번호 (10자 이상)', 'admin.create': '직원 추가',
+      active: '사용 중', disabled: '사용 중지', disable: '사용 중지', enable: '다시 사용',
+      endSessions: '모든 기기 로그아웃', created: '직원을 추가했습니다',
     },
     en: {
       'app.title': 'Outpatient queues', 'tab.queues': 'Queues', 'tab.search': 'Patient search',
@@ -54,6 +58,10 @@
       noResults: 'No matches.', online: 'Online', offline: 'Offline', unknown: 'Unknown',
       ago: 'ago', sec: 's', role_nurse: 'Nurse', role_reception: 'Reception', role_admin: 'Admin',
       role_technician: 'Technician', noAccess: 'Your role cannot see this.',
+      'tab.admin': 'Staff', 'admin.username': 'User name', 'admin.name': 'Name', 'admin.role': 'Role',
+      'admin.state': 'State', 'admin.password': 'First password (10+ characters)',
+      'admin.create': 'Add staff', active: 'Active', disabled: 'Disabled', disable: 'Disable',
+      enable: 'Enable', endSessions: 'Log out everywhere', created: 'Staff member added',
     },
   };
   const STATES = {
@@ -470,6 +478,42 @@
     } catch (e) { failed(e); }
   }
 
+  // ------------------------------------------------------------------ staff accounts
+
+  async function loadUsers() {
+    const tbody = document.querySelector('#users tbody');
+    try {
+      const r = await api('GET', '/staff/api/users');
+      tbody.replaceChildren(...r.items.map((u) => {
+        const change = (what) => async () => {
+          try { await api('POST', `/staff/api/users/${encodeURIComponent(u.user_id)}/${what}`); toast(t('done')); loadUsers(); } catch (e) { failed(e); }
+        };
+        return el('tr', { class: 'static', dataset: { user: u.username } },
+          el('td', {}, el('b', { text: u.username })),
+          el('td', { text: u.name }),
+          el('td', { text: t('role_' + u.role) }),
+          el('td', {}, el('span', { class: 'chip ' + (u.active ? 'chip-ok' : 'chip-bad'), text: t(u.active ? 'active' : 'disabled') })),
+          el('td', { class: 'acts' },
+            u.user_id === me.user_id ? null : actButton(t(u.active ? 'disable' : 'enable'), u.active ? 'btn-danger' : 'btn-ok', change(u.active ? 'disable' : 'enable'), u.active ? 'disable' : 'enable'),
+            actButton(t('endSessions'), '', change('end-sessions'), 'end-sessions')));
+      }));
+    } catch (e) { failed(e); }
+  }
+
+  async function createUser(ev) {
+    ev.preventDefault();
+    const f = (id) => document.getElementById(id);
+    try {
+      await api('POST', '/staff/api/users', {
+        username: f('new-username').value.trim().toLowerCase(), name: f('new-name').value.trim(),
+        role: f('new-role').value, password: f('new-password').value,
+      });
+      f('user-form').reset();
+      toast(t('created'));
+      loadUsers();
+    } catch (e) { failed(e); }
+  }
+
   // ------------------------------------------------------------------ wiring
 
   function showTab(name) {
@@ -477,6 +521,7 @@
     for (const p of document.querySelectorAll('.tab-panel')) p.hidden = p.id !== `tab-${name}`;
     document.getElementById('sidebar').hidden = name !== 'queues';
     if (name === 'fleet') loadFleet();
+    if (name === 'admin') loadUsers();
   }
 
   function setLang(l) {
@@ -501,9 +546,11 @@
       b.addEventListener('click', () => showTab(b.dataset.tab));
       if (b.dataset.tab === 'search') b.hidden = !can('patient.search');
       if (b.dataset.tab === 'fleet') b.hidden = !can('fleet.read');
+      if (b.dataset.tab === 'admin') b.hidden = !can('staff.manage');
     }
     document.getElementById('lang-toggle').addEventListener('click', () => setLang(lang === 'ko' ? 'en' : 'ko'));
     document.getElementById('drawer-close').addEventListener('click', () => { document.getElementById('drawer').hidden = true; });
+    document.getElementById('user-form').addEventListener('submit', createUser);
     document.getElementById('search-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       const q = document.getElementById('search-q').value.trim();
