@@ -503,3 +503,52 @@ def test_command_line_adds_and_disables_users(
         )
     finally:
         db.dispose()
+
+
+def test_migration_0002_matches_the_auth_tables(db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from central.auth.tables import auth_metadata
+    from central.store.migrate import all_metadata
+
+    assert auth_metadata in all_metadata()
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, all_metadata())
+    ours = [d for d in diff if _table_name(d) in auth_metadata.tables]
+    assert ours == []
+
+
+def test_migration_0002_goes_down_and_up(tmp_path: Path) -> None:
+    from sqlalchemy import inspect
+
+    from central.store.migrate import downgrade
+
+    d = migrated_db(tmp_path)
+    try:
+        downgrade(d.engine, "0001")
+        assert not {"auth_token_families", "auth_login_throttle"} & set(
+            inspect(d.engine).get_table_names()
+        )
+        d.migrate()
+        assert {"auth_token_families", "auth_refresh_tokens", "auth_revoked_jti"} <= set(
+            inspect(d.engine).get_table_names()
+        )
+    finally:
+        d.dispose()
+
+
+def _table_name(diff: object) -> str | None:
+    """The table an Alembic autogenerate diff entry is about."""
+    first = diff[0] if isinstance(diff, list) else diff
+    assert isinstance(first, tuple)
+    kind = first[0]
+    if kind in ("add_column", "remove_column") or kind.startswith("modify_"):
+        return str(first[2])  # (kind, schema, table, column, ...)
+    obj = first[1]
+    table = getattr(obj, "table", None)
+    if table is not None:
+        return str(table.name)
+    name = getattr(obj, "name", None)
+    return str(name) if name is not None else None
