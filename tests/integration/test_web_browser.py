@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -22,7 +22,7 @@ from playwright.async_api import expect
 
 from central.engine import Engine
 from protocol.messages import ReaderHealth, StationStatus
-from tests.support.web_central import PASSWORDS, WebCentral, web_central
+from tests.support.web_central import PASSWORDS, web_central
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -78,7 +78,14 @@ def watch(page: Any) -> dict[str, list[str]]:
     return seen
 
 
-async def staff_login(page: Any, c: WebCentral, user: str = "nurse1", rooms: str = "") -> None:
+class HasBase(Protocol):
+    """A server under test: its base URL."""
+
+    @property
+    def base(self) -> str: ...
+
+
+async def staff_login(page: Any, c: HasBase, user: str = "nurse1", rooms: str = "") -> None:
     await page.goto(f"{c.base}/staff/login")
     await page.fill("#username", user)
     await page.fill("#password", PASSWORDS[user])
@@ -411,3 +418,73 @@ async def test_screenshots_of_a_busy_morning(tmp_path: Path, browser: Any) -> No
         for s in (seen, seen_phone, seen_admin):
             assert s["dialogs"] == []
             assert s["errors"] == []
+
+
+async def test_the_central_runner_serves_it_all(
+    tmp_path: Path, browser: Any, broker: Any, topic_root: str
+) -> None:
+    """`Central` itself (HTTP + MQTT bridge on a private Mosquitto): a nurse calls the next
+    patient; the patient's phone (logged in with phone digits) and a second tab see it."""
+    from central.auth.service import AuthService
+    from central.auth.tokens import derive_key
+    from central.web.config import WebConfig
+    from tests.support.central_harness import central_config, running_central, seeded_engine
+    from tests.support.web_central import SAMPLE_MAP
+
+    config = central_config(tmp_path, broker.port, topic_root)
+    config = config.model_copy(update={"web": WebConfig(map_file=SAMPLE_MAP)})
+    engine, sample = await asyncio.to_thread(seeded_engine, config, 30)
+    auth = AuthService(engine.db, config.auth, derive_key(engine.site_key, "jwt"))
+    await asyncio.to_thread(auth.add_user, "nurse1", "김간호", "nurse", PASSWORDS["nurse1"])
+    # The first in line must be someone the phone login can find unambiguously.
+    phones = [(p.phone_last4, p.birth_date) for p in sample.data.patients]
+    patient = next(
+        p
+        for p in sample.data.patients
+        if p.phone_last4 and phones.count((p.phone_last4, p.birth_date)) == 1
+    )
+    visit = next(v for v in sample.data.visits if v.registration_no == patient.registration_no)
+    first = await asyncio.to_thread(engine.check_in, visit.visit_id, actor="reception")
+    room = first.visit.room_id
+    assert room is not None
+    assert patient.birth_date is not None
+    assert patient.phone_last4 is not None
+    async with running_central(config, engine) as central:
+        base = f"http://127.0.0.1:{central.http_port}"
+        c = _Base(base)
+        staff = await browser.new_context(viewport={"width": 1440, "height": 900})
+        tab1 = await staff.new_page()
+        await staff_login(tab1, c, rooms=room)
+        tab2 = await staff.new_page()
+        seen2 = watch(tab2)
+        await tab2.goto(f"{base}/staff?rooms={room}")
+        await tab2.wait_for_selector(f"[data-section='waiting'] [data-visit='{visit.visit_id}']")
+
+        phone = await (await browser.new_context(viewport={"width": 412, "height": 915})).new_page()
+        seen_phone = watch(phone)
+        await phone.goto(f"{base}/p")
+        await phone.fill("#p-last4", patient.phone_last4)
+        await phone.fill("#p-birth", patient.birth_date.strftime("%Y%m%d"))
+        await phone.click("#p-login-form button")
+        await phone.wait_for_url(f"{base}/p/v/{visit.visit_id}")
+        await phone.wait_for_selector("body[data-live='1']")
+        navs = (len(seen2["navigations"]), len(seen_phone["navigations"]))
+
+        await tab1.click(f".board[data-room='{room}'] [data-op='call-next']")
+        started = time.monotonic()
+        await tab2.wait_for_selector(
+            f"[data-section='calling'] [data-visit='{visit.visit_id}']", timeout=1000
+        )
+        await phone.wait_for_selector("#p-alert.called", timeout=1000)
+        assert time.monotonic() - started < 1.0
+        assert (len(seen2["navigations"]), len(seen_phone["navigations"])) == navs
+        assert seen2["errors"] == []
+        assert seen_phone["errors"] == []
+        await staff.close()
+
+
+class _Base:
+    """What `staff_login` needs of a server: its base URL."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
