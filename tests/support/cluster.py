@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import shutil
 import threading
@@ -210,6 +211,8 @@ class Cluster:
             self.stations[sid] = Station(sid, daemon)
         self.central_kills = 0
         self.broker_kills = 0
+        # Extra environment of a station's process (e.g. a shifted clock), by station id.
+        self.station_env: dict[str, dict[str, str]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -219,9 +222,8 @@ class Cluster:
             proxy.start()
         self.central.start()
         asyncio.run(self.central.wait_ready(limit_s))
-        for st in self.stations.values():
-            st.daemon.start(timeout=limit_s)
-            st.up.set()
+        for sid in self.stations:
+            self.restart_station(sid, limit_s)
         deadline = time.monotonic() + limit_s
         for st in self.stations.values():
             while not _has_cards(st.db):
@@ -237,7 +239,8 @@ class Cluster:
 
     def restart_station(self, sid: str, limit_s: float = 60) -> None:
         st = self.stations[sid]
-        st.daemon.start(timeout=limit_s)
+        extra = self.station_env.get(sid)
+        st.daemon.start(timeout=limit_s, env={**os.environ, **extra} if extra else None)
         st.up.set()
 
     def kill_central(self) -> None:
