@@ -85,7 +85,7 @@ class ChangePublisher:
         *,
         phone_page_url: str,
         link: MqttLink | None = None,
-        cards_interval_s: float = 1.0,
+        cards_interval_s: float = 10.0,
     ) -> None:
         self._engine = engine
         self._topics = topics
