@@ -1,11 +1,12 @@
 """`nfc-hospital demo`: a whole hospital on one machine.
 
-Starts, in order and each as its own process group: a private MQTT broker (Mosquitto on a free
-port, or the embedded amqtt broker when Mosquitto is not installed), central on SQLite seeded
-with the sample hospital and the simulated day's visits, three hallway stations (edge daemons
-with simulated readers) and two room boards (kiosks; offscreen without a display). Then the
-simulator (`central.sim.live`) plays the day at an accelerated clock through the real paths:
-card taps at the stations' tap endpoints, staff calls through central's REST API.
+Starts, in order and each as its own process group: a private Mosquitto broker on a free port
+(the embedded amqtt broker cannot stand in: it speaks MQTT 3.1.1, our parts MQTT 5), central
+on SQLite seeded with the sample hospital and the simulated day's visits (plus two staff
+accounts), three hallway stations (edge daemons with simulated readers) and two room boards
+(kiosks; offscreen without a display). Then the simulator (`central.sim.live`) plays the day
+at an accelerated clock through the real paths: card taps at the stations' tap endpoints,
+staff calls through central's REST API.
 
 `--headless --duration S` runs for S seconds, then checks the invariants (every answered tap
 is at central exactly once, ticket numbers unique per room and day, stations and room boards
@@ -33,11 +34,9 @@ from types import FrameType
 from typing import Any
 
 from nfc_hospital.orchestra import (
-    AMQTT_USER,
     Child,
     Orchestra,
     OrchestraError,
-    amqtt_child,
     free_port,
     http_json,
     mosquitto_binary,
@@ -69,7 +68,6 @@ class Options:
     visits: int = 150
     seed: int = 7
     status_every: float = 5.0
-    broker: str = "auto"
 
 
 @dataclass
@@ -120,12 +118,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--status-every", type=float, default=5.0, metavar="SECONDS", help="status line period"
     )
-    parser.add_argument(
-        "--broker",
-        choices=["auto", "mosquitto", "amqtt"],
-        default="auto",
-        help="auto: Mosquitto when installed, else the embedded amqtt broker",
-    )
     return parser
 
 
@@ -145,7 +137,6 @@ def main(argv: list[str], prog: str = "nfc-hospital demo") -> int:
         visits=args.visits,
         seed=args.seed,
         status_every=args.status_every,
-        broker=args.broker,
     )
     return Demo(opts, prog).run()
 
@@ -277,8 +268,6 @@ class Demo:
             "reconnect_max_s": 2.0,
             "keepalive_s": 10,
         }
-        if self.broker_name == "amqtt":
-            mqtt["username"] = AMQTT_USER
 
         http_port = free_port()
         self.central_url = f"http://127.0.0.1:{http_port}"
@@ -347,22 +336,18 @@ class Demo:
         return [sys.executable, "-m", "nfc_hospital", *args]
 
     def _start_broker(self) -> int:
-        want = self.opts.broker
-        if want == "auto":
-            want = "mosquitto" if mosquitto_binary() else "amqtt"
-        port = free_port()
-        if want == "mosquitto":
-            child = mosquitto_child(self.workdir, port)
-        else:
-            child = amqtt_child(self.workdir, port)
-            _say(
-                f"{self.prog}: Mosquitto is not installed: using the embedded amqtt broker "
-                "(MQTT 3.1.1, sessions kept in memory only, lost when it stops; fine for a demo, "
-                "not for a hospital: install mosquitto)"
+        if mosquitto_binary() is None:
+            # The embedded amqtt broker was meant as the fallback; it speaks MQTT 3.1.1 only and
+            # every part here connects with MQTT 5 (protocol.mqtt), so it cannot stand in.
+            raise OrchestraError(
+                "Mosquitto is not installed (apt-get install mosquitto; scripts/demo.sh does "
+                "it). The embedded amqtt broker cannot replace it: it speaks MQTT 3.1.1 only "
+                "and the stations, kiosks and central speak MQTT 5."
             )
-        self.broker_name = want
-        self.orchestra.add(child)
-        wait_until(f"{want} on port {port}", lambda: port_open(port), 20, alive=self._alive)
+        port = free_port()
+        self.broker_name = "mosquitto"
+        self.orchestra.add(mosquitto_child(self.workdir, port))
+        wait_until(f"mosquitto on port {port}", lambda: port_open(port), 20, alive=self._alive)
         return port
 
     def _seed(self, central_cfg: Any, sim_cfg: Any) -> date:
@@ -549,7 +534,7 @@ class Demo:
             [Station(s, self.station_ports[s]) for s in STATIONS],
             speed=self.opts.speed,
             stop=self.stop_sim_event(),
-            login=(SIM_USER, self.sim_password),
+            login=(SIM_USER, self.sim_password) if self._needs_login() else None,
         )
         sim = Simulation(self.sim_cfg, random.Random(self.sim_cfg.seed), backend=self.live)
 
@@ -565,6 +550,11 @@ class Demo:
 
         self.sim_thread = threading.Thread(target=play, name="simulation", daemon=True)
         self.sim_thread.start()
+
+    def _needs_login(self) -> bool:
+        # A central built without staff login answers the staff routes without a token.
+        status, _body = http_json(f"{self.central_url}/api/v1/events?limit=1", timeout_s=5)
+        return status == 401
 
     def stop_sim_event(self) -> threading.Event:
         if not hasattr(self, "_sim_stop"):

@@ -237,31 +237,3 @@ def mosquitto_child(workdir: Path, port: int) -> Child:
     ]
     conf.write_text("\n".join(line for line in lines if line) + "\n", encoding="utf-8")
     return Child("mosquitto", [binary, "-c", str(conf)], workdir / "mosquitto.out")
-
-
-AMQTT_USER = "demo"
-"""The user name every demo client sends to the amqtt broker (see `amqtt_child`)."""
-
-
-def amqtt_child(workdir: Path, port: int) -> Child:
-    """The embedded amqtt broker (MQTT 3.1.1, sessions in memory) on 127.0.0.1:`port`.
-
-    Anonymous login is off: with it on, amqtt treats every client as one anonymous session and
-    drops queued messages after a reconnect; any user name (`AMQTT_USER`) is let in instead.
-    """
-    conf = workdir / "amqtt.yaml"
-    conf.write_text(
-        "listeners:\n"
-        "  default:\n"
-        "    type: tcp\n"
-        f"    bind: 127.0.0.1:{port}\n"
-        "plugins:\n"
-        "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
-        "    allow_anonymous: false\n",
-        encoding="utf-8",
-    )
-    return Child(
-        "amqtt",
-        [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)],
-        workdir / "amqtt.out",
-    )
