@@ -69,6 +69,13 @@ class AuthConfig(Model):
         description="Origins (scheme://host[:port]) allowed to send state changes and open "
         "WebSockets; empty means the origin the request was addressed to (no proxy).",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Addresses of reverse proxies in front of central. Only from these is "
+        "X-Forwarded-For believed (its last address not in this list is the client); "
+        "without it every client behind a proxy shares the proxy's login throttle.",
+    )
     device_cookie_days: int = Field(
         default=90,
         ge=1,

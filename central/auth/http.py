@@ -14,6 +14,7 @@ cookie; such requests cannot be forged cross-site, so they skip the CSRF check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -248,8 +249,17 @@ async def _json_body(request: web.Request, model: type[Model], limit: int = 4096
 
 
 def client_address(request: web.Request) -> str:
-    """The caller's address (behind a proxy, configure the proxy to pass the real one)."""
-    return request.remote or "unknown"
+    """The caller's address: the peer, or, when the peer is a trusted proxy, the last
+    X-Forwarded-For hop that is not one (anything further left could be forged)."""
+    peer = request.remote or "unknown"
+    trusted = set(auth_of(request).config.trusted_proxies)
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 # ------------------------------------------------------------------ routes
@@ -432,6 +442,34 @@ async def run_until_invalid(
     return response
 
 
+PRUNE_EVERY_S = 3600.0
+
+
+def pruning(service: AuthService) -> Callable[[web.Application], Any]:
+    """cleanup_ctx: an hourly task, owned by the app's lifetime, that deletes expired auth
+    rows. Not essential: a failed round is logged and the next one tries again."""
+
+    async def ctx(app: web.Application) -> Any:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(PRUNE_EVERY_S)
+                try:
+                    await asyncio.to_thread(service.store.prune, service.now())
+                    log.info("auth.pruned")
+                except Exception:
+                    log.exception("auth.prune_failed")
+
+        task = asyncio.create_task(loop(), name="auth-prune")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return ctx
+
+
 def install(app: web.Application, service: AuthService) -> None:
     """Mount /auth routes, the WebSocket guard and the security headers on `app`
     (before it starts). Pass `make_authorizer(service)` to `build_app` for the API routes."""
@@ -442,3 +480,4 @@ def install(app: web.Application, service: AuthService) -> None:
     app.router.add_get("/auth/me", me, name="auth_me")
     app.middlewares.append(ws_guard(service))
     app.on_response_prepare.append(add_security_headers)
+    app.cleanup_ctx.append(pruning(service))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from central.auth.tables import (
     login_throttle,
@@ -293,9 +293,21 @@ class AuthStore:
             }
         return jtis, fams, subs
 
-    def prune(self, now: datetime) -> None:
-        """Drop rows nothing can need any more (expired tokens and revocations)."""
+    def prune(self, now: datetime, counter_age: timedelta = timedelta(days=2)) -> None:
+        """Drop rows nothing can need any more: expired tokens and revocations, and throttle
+        counters unlocked and quiet for `counter_age` (longer than any policy window)."""
         with self.db.write() as conn:
+            conn.execute(
+                delete(login_throttle).where(
+                    and_(
+                        login_throttle.c.last_failure_at < now - counter_age,
+                        or_(
+                            login_throttle.c.locked_until.is_(None),
+                            login_throttle.c.locked_until < now,
+                        ),
+                    )
+                )
+            )
             conn.execute(delete(revoked_jti).where(revoked_jti.c.expires_at <= now))
             conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now))
             gone = select(token_families.c.family_id).where(token_families.c.expires_at <= now)

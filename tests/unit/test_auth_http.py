@@ -420,3 +420,26 @@ async def test_admin_manages_staff_accounts(central: WebCentral) -> None:
             r = await rec.get("/api/v1/visits")
             assert r.status == 401
             assert (await r.json())["error"]["reason"] == "token_revoked"
+
+
+async def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path: Path) -> None:
+    bad = {"username": "nurse1", "password": "wrong"}
+    good = {"username": "nurse1", "password": PASSWORDS["nurse1"]}
+    async with web_central(tmp_path / "a", patients=2) as c, session_for(c) as s:
+        # Not behind a proxy: a forged header does not dodge the per-address lock.
+        for i in range(6):
+            h = {"Origin": c.base, "X-Forwarded-For": f"203.0.113.{i}"}
+            assert (await s.post("/auth/login", json=bad, headers=h)).status == 401
+        h = {"Origin": c.base, "X-Forwarded-For": "203.0.113.99"}
+        assert (await s.post("/auth/login", json=good, headers=h)).status == 429
+    async with (
+        web_central(tmp_path / "b", patients=2, trusted_proxies=["127.0.0.1"]) as c,
+        session_for(c) as s,
+    ):
+        for _ in range(6):
+            h = {"Origin": c.base, "X-Forwarded-For": "198.51.100.7, 203.0.113.1"}
+            assert (await s.post("/auth/login", json=bad, headers=h)).status == 401
+        h = {"Origin": c.base, "X-Forwarded-For": "203.0.113.1"}
+        assert (await s.post("/auth/login", json=good, headers=h)).status == 429
+        h = {"Origin": c.base, "X-Forwarded-For": "203.0.113.2"}  # another client, same proxy
+        assert (await s.post("/auth/login", json=good, headers=h)).status == 200

@@ -552,3 +552,31 @@ def _table_name(diff: object) -> str | None:
         return str(table.name)
     name = getattr(obj, "name", None)
     return str(name) if name is not None else None
+
+
+def test_prune_drops_only_what_nothing_needs(auth: AuthService, clock: FakeClock) -> None:
+    from sqlalchemy import func, select
+
+    from central.auth.tables import login_throttle, refresh_tokens, revoked_jti, token_families
+
+    def count(table: object) -> int:
+        with auth.store.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+    old = auth.login("nurse1", PASSWORD, "10.0.0.1")
+    auth.revoke_access(old.claims.jti, old.claims.exp, "test")
+    with pytest.raises(BadCredentials):
+        auth.login("nurse1", "guess", "10.0.0.2")
+    clock.advance(hours=13)  # the first login's family and token have expired
+    fresh = auth.login("nurse1", PASSWORD, "10.0.0.1")
+    with pytest.raises(BadCredentials):
+        auth.login("nurse1", "guess", "10.0.0.3")
+    assert count(token_families) == 2
+    assert count(revoked_jti) == 1
+    assert count(login_throttle) == 5  # acct_addr, addr for .2 and .3, acct (shared)
+    auth.store.prune(auth.now(), counter_age=timedelta(hours=12))
+    assert count(token_families) == 1
+    assert count(refresh_tokens) == 1
+    assert count(revoked_jti) == 0
+    assert count(login_throttle) == 3  # only the failure an hour ago (its scopes) remains
+    auth.refresh(fresh.refresh_token)  # the live login is untouched
