@@ -94,6 +94,8 @@ class Client:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
         self.streams: set[str] = set()
         self.overflowed = asyncio.Event()
+        """Set when the connection must end: the client fell behind, or central shuts down."""
+        self.shutting_down = False
 
     def offer(self, text: str) -> None:
         """Queue a frame; a client that cannot keep up is dropped (it resumes on reconnect)."""
@@ -223,6 +225,7 @@ class Hub:
     def close_all(self) -> None:
         """Ask every connection to end (shutdown)."""
         for client in list(self._clients):
+            client.shutting_down = True
             client.overflowed.set()
 
 
@@ -307,7 +310,9 @@ async def websocket_handler(hub: Hub, request: web.Request) -> web.WebSocketResp
         for t in done:
             if not t.cancelled() and t.exception() is not None:
                 log.info("ws.ended_with_error error=%r", t.exception())
-        if client.overflowed.is_set() and not ws.closed:
+        if client.shutting_down and not ws.closed:
+            await ws.close(code=1001, message=b"central is shutting down; resume later")
+        elif client.overflowed.is_set() and not ws.closed:
             await ws.close(code=1013, message=b"behind; reconnect and resume")
     finally:
         for t in tasks:

@@ -137,3 +137,16 @@ async def test_websocket_resume_after_reconnect(seeded):
         assert err["data"]["reason"] == "invalid_input"
         await ws.send_json({"op": "unsubscribe", "streams": [stream]})
         await ws.close()
+
+
+async def test_a_client_that_falls_behind_is_dropped_not_buffered_forever():
+    hub = Hub(client_queue=2)
+    slow = hub.connect()
+    await hub.subscribe(slow, {"calls": None}, None)  # the reset frame: 1 queued
+    hub.publish("calls", "call", "{}")  # 2 queued: full
+    assert not slow.overflowed.is_set()
+    hub.publish("calls", "call", "{}")  # no room: dropped, it will resume
+    assert slow.overflowed.is_set()
+    assert slow.queue.qsize() == 2
+    hub.close_all()
+    assert slow.shutting_down
