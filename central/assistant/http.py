@@ -97,6 +97,7 @@ def _bearer(request: web.Request) -> str:
     response=Answer,
     summary="Ask the help assistant",
     tags=("assistant",),
+    name="assistant_ask",
     errors=(401, 422, 429),
 )
 async def ask(call: Call) -> Answer:
@@ -130,6 +131,7 @@ async def ask(call: Call) -> Answer:
     response=TopQuestions,
     summary="The Help screen's questions",
     tags=("assistant",),
+    name="assistant_top_questions",
 )
 async def top_questions(call: Call) -> TopQuestions:
     """The six questions for the station's "도움말 / Help" screen, in rank order; send a
