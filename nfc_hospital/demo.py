@@ -200,6 +200,7 @@ class Demo:
             self._stop_children(results)
             if ended_by == "signal":
                 _say(f"{self.prog}: stopped by {self.signal_name}; every process it started ended")
+                ok = True  # the usual way to end an interactive demo: nothing to keep
                 return 130 if self.signal_name == "SIGINT" else 143
             if self.sim_error is not None:
                 results.failures.append(f"the simulation failed: {self.sim_error}")
@@ -621,7 +622,7 @@ class Demo:
                 waiting += len(q.get("waiting", []))
                 called += len(q.get("now_calling", []))
         live = self.live
-        t = live.sim_time if live else None
+        t = live.clock() if live else None
         clock = "--:--" if t is None else f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}"
         online = self._health().get("stations_online", "?")
         return (

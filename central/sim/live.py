@@ -164,6 +164,12 @@ class LiveQueue:
         self._token: str | None = None
         self._token_lock = threading.Lock()
 
+    def clock(self) -> float | None:
+        """The simulated time now (seconds since midnight), None before the first arrival."""
+        if self._t0 is None:
+            return None
+        return self._t0 + (time.monotonic() - self._wall0) * self.speed
+
     # ------------------------------------------------------------------ plumbing
 
     def _tick(self, t: float) -> None:
