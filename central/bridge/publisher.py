@@ -103,6 +103,7 @@ class ChangePublisher:
         self._cards_interval_s = cards_interval_s
         self._next_cards_at = 0.0
         self._deferred_until: float | None = None
+        self._flushing = False
 
     # ------------------------------------------------------------------ input
 
@@ -137,11 +138,17 @@ class ChangePublisher:
         self._wake.set()
 
     async def flush(self, limit_s: float) -> bool:
-        """Wait until everything submitted so far is published (False on timeout)."""
+        """Wait until everything submitted so far is published (False on timeout); a
+        deferred cards directory goes out now."""
+        self._flushing = True
+        if not self._idle.is_set():
+            self._wake.set()
         try:
             await asyncio.wait_for(self._idle.wait(), limit_s)
         except TimeoutError:
             return False
+        finally:
+            self._flushing = False
         return True
 
     # ------------------------------------------------------------------ the task
@@ -203,7 +210,7 @@ class ChangePublisher:
             doc = await asyncio.to_thread(self._engine.directory_rooms)
             sends.append(("directory", self._topics.directory("rooms"), encode(doc), True))
         now = asyncio.get_running_loop().time()
-        if p.cards and now < self._next_cards_at:
+        if p.cards and now < self._next_cards_at and not self._flushing:
             self._pending.cards = True
             self._deferred_until = self._next_cards_at
             self._idle.clear()

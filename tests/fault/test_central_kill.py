@@ -37,8 +37,9 @@ def _check_ins(config, n: int):
     return events
 
 
-async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
-    tmp_path, broker, topic_root
+@pytest.mark.parametrize("how", ["sigkill", "sigterm"])
+async def test_central_stopped_mid_stream_loses_nothing_and_duplicates_nothing(
+    tmp_path, broker, topic_root, how
 ):
     config = central_config(tmp_path, broker.port, topic_root)
     events = _check_ins(config, EVENTS)
@@ -52,7 +53,11 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
         async with asyncio.TaskGroup() as tg:
             run = tg.create_task(station.run(), name="station")
             await station.wait_acked(EVENTS // 4, limit_s=30)
-            central.kill()  # mid-stream: batches keep coming, some in flight
+            if how == "sigkill":
+                central.kill()  # mid-stream: batches keep coming, some in flight
+            else:
+                # Graceful: the batch in flight commits and is acked; the rest wait.
+                assert await asyncio.to_thread(central.terminate) == 0
             killed_at = station.acked_through
             assert killed_at < EVENTS, "the stream ended before the kill; make it longer"
             central.start()
@@ -63,6 +68,8 @@ async def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(
     finally:
         central.close()
     assert central.starts == 2
+    if how == "sigterm":
+        assert "step=batch_committed_and_acked ok=True" in central.log()
 
     db = tmp_path / "central.db"
     with sqlite3.connect(db) as conn:
