@@ -20,7 +20,7 @@ from central.assistant.errors import EmptyQuestion, QuestionTooLong
 from central.assistant.faq import FaqEntry, FaqFile
 from central.assistant.index import Hit, Index
 from central.assistant.models import Answer, AnswerKind, Lang, Source, TopQuestion, TopQuestions
-from central.assistant.text import normalize, script_of, tokenize
+from central.assistant.text import normalize, script_of, tokenize, tokens_en
 from central.engine import Engine, Rejected, VisitView
 from central.wayfinding.errors import NoRouteError
 from central.wayfinding.routing import RoutingGraphs, build_graphs, find_route
@@ -152,7 +152,8 @@ class Assistant:
                 return w in text
             if lang == "ko":
                 return any(t.startswith(w) for t in tokens) or w in joined
-            return w in tokens or w in text.split()
+            stems = tokens_en(w)  # the term stemmed like the question (dangerous -> dangerou)
+            return bool(stems) and all(t in tokens for t in stems)
 
         terms = self.faq.medical_terms.get(lang)
         if not any(has(w) for w in terms):

@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -25,6 +26,10 @@ class Question(Model):
     q: str = Field(min_length=1, max_length=300, description="The question.")
     kind: AnswerKind = Field(description="Expected answer kind.")
     topic: str | None = Field(default=None, description="Expected topic (entry or room:prefix).")
+    set: Literal["tuning", "holdout"] = Field(
+        default="tuning",
+        description="holdout: written after tuning the FAQ on the rest, and never tuned on.",
+    )
 
 
 class QuestionSet(Model):
