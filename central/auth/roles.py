@@ -26,6 +26,8 @@ class Action(StrEnum):
     JOURNEY_READ = "journey.read"
     PHONE_LINK = "patient.phone_link"
     """Make a one-time phone-page link for a patient at the desk."""
+    ANALYTICS_READ = "analytics.read"
+    """Waits, service times, throughput, no-shows (no names)."""
     FLEET_READ = "fleet.read"
     STATION_REVOKE = "station.revoke"
     STAFF_MANAGE = "staff.manage"
@@ -43,6 +45,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
             Action.PATIENT_SEARCH,
             Action.JOURNEY_READ,
             Action.PHONE_LINK,
+            Action.ANALYTICS_READ,
         }
     ),
     Role.RECEPTION: frozenset(
@@ -53,6 +56,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
             Action.PATIENT_SEARCH,
             Action.JOURNEY_READ,
             Action.PHONE_LINK,
+            Action.ANALYTICS_READ,
         }
     ),
     Role.TECHNICIAN: frozenset({Action.QUEUE_READ, Action.FLEET_READ, Action.STATION_REVOKE}),

@@ -105,12 +105,21 @@ class TokenSigner:
                 algorithms=["HS256"],
                 audience=audience,
                 issuer=ISSUER,
-                options={"verify_exp": False, "require": ["exp", "iat", "jti", "aud", "iss"]},
+                # Times are checked below against central's clock (injected; tests move it),
+                # not against PyJWT's time.time().
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "iat", "jti", "aud", "iss"],
+                },
             )
         except jwt.PyJWTError as e:
             raise NotAuthenticated(f"token rejected: {e}") from None
         if _dt(claims["exp"]) <= now:
             raise TokenExpired("token expired")
+        if _dt(claims["iat"]) > now + timedelta(seconds=60):
+            raise NotAuthenticated("token issued in the future")
         return claims
 
     # ------------------------------------------------------------------ staff

@@ -72,6 +72,7 @@ def staff_dashboard(cfg: WebConfig) -> str:
   <nav class="tabs" role="tablist">
     <button class="tab active" data-tab="queues" data-i18n="tab.queues">대기열</button>
     <button class="tab" data-tab="search" data-i18n="tab.search">환자 검색</button>
+    <button class="tab" data-tab="analytics" data-i18n="tab.analytics">통계</button>
     <button class="tab" data-tab="fleet" data-i18n="tab.fleet">장비 현황</button>
     <button class="tab" data-tab="admin" data-i18n="tab.admin">직원 관리</button>
   </nav>
@@ -113,6 +114,27 @@ def staff_dashboard(cfg: WebConfig) -> str:
         <th data-i18n="fleet.outbox">미전송</th><th data-i18n="fleet.oldest">가장 오래된 미전송</th>
         <th data-i18n="fleet.readers">리더기</th><th data-i18n="fleet.clock">시계 오차</th>
         <th data-i18n="fleet.acked">확인된 순번</th></tr></thead><tbody></tbody></table>
+    </section>
+    <section id="tab-analytics" class="tab-panel" hidden>
+      <div class="an-head">
+        <div id="an-cards" class="an-cards"></div>
+        <a id="an-csv" class="btn" href="/staff/api/analytics.csv" download
+           data-i18n="an.csv">CSV 내려받기</a>
+      </div>
+      <div id="an-bottleneck" class="an-bottleneck"></div>
+      <div class="an-charts">
+        <figure class="an-chart">
+          <figcaption data-i18n="an.throughput">시간대별 진료 완료</figcaption>
+          <div id="an-hours"></div></figure>
+        <figure class="an-chart">
+          <figcaption data-i18n="an.waitByHour">시간대별 대기 시간 (중앙값, 분)</figcaption>
+          <div id="an-waits"></div></figure>
+      </div>
+      <table class="grid" id="an-rooms"><thead><tr>
+        <th data-i18n="col.room">진료실</th><th data-i18n="an.completed">완료</th>
+        <th data-i18n="an.noShow">노쇼율</th><th data-i18n="an.waitMed">대기 중앙값</th>
+        <th data-i18n="an.waitP90">대기 90%</th><th data-i18n="an.service">진료 시간</th>
+        <th data-i18n="an.growth">최근 30분 증감</th></tr></thead><tbody></tbody></table>
     </section>
     <section id="tab-admin" class="tab-panel" hidden>
       <form id="user-form" class="user-form">

@@ -15,7 +15,7 @@ from central.api.routes import ApiContext
 from central.auth import http as auth_http
 from central.auth.service import AuthService
 from central.wayfinding.loader import load_map
-from central.web import admin, phone, staff
+from central.web import admin, analytics, phone, staff
 from central.web.config import WebConfig
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -26,6 +26,7 @@ def attach(app: web.Application, ctx: ApiContext, auth: AuthService, config: Web
     auth_http.install(app, auth)
     staff.install(app, ctx.engine, config)
     admin.install(app)
+    analytics.install(app)
     hospital_map = load_map(config.map_file) if config.map_file is not None else None
     phone.install(
         app,

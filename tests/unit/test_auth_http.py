@@ -443,3 +443,24 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path: Pat
         assert (await s.post("/auth/login", json=good, headers=h)).status == 429
         h = {"Origin": c.base, "X-Forwarded-For": "203.0.113.2"}  # another client, same proxy
         assert (await s.post("/auth/login", json=good, headers=h)).status == 200
+
+
+async def test_analytics_roles_and_csv(central: WebCentral) -> None:
+    visit_id, room_id = waiting_visit(central)
+    central.engine.call_next(room_id, actor="nurse1")
+    central.engine.start(visit_id, actor="nurse1")
+    central.engine.complete(visit_id, actor="nurse1")
+    async with session_for(central) as tech:
+        await login(tech, central, "tech1")
+        assert (await tech.get("/staff/api/analytics")).status == 403
+    async with session_for(central) as nurse:
+        await login(nurse, central)
+        doc = await (await nurse.get("/staff/api/analytics")).json()
+        assert doc["totals"]["completed"] == 1
+        assert room_id in [r["room_id"] for r in doc["rooms"]]
+        r = await nurse.get("/staff/api/analytics.csv")
+        assert r.headers["Content-Type"].startswith("text/csv")
+        assert "attachment" in r.headers["Content-Disposition"]
+        lines = (await r.text()).splitlines()
+        assert lines[0].startswith("service_day,room_id,completed,no_shows")
+        assert any(f",{room_id},1," in line for line in lines[1:])

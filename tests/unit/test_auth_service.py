@@ -580,3 +580,16 @@ def test_prune_drops_only_what_nothing_needs(auth: AuthService, clock: FakeClock
     assert count(revoked_jti) == 0
     assert count(login_throttle) == 3  # only the failure an hour ago (its scopes) remains
     auth.refresh(fresh.refresh_token)  # the live login is untouched
+
+
+def test_token_times_follow_centrals_clock_not_the_machines(db: Database) -> None:
+    # A clock far ahead of the machine's (as in a test that simulates a day).
+    ahead = FakeClock(START + timedelta(days=400))
+    svc = make_service(db, ahead)
+    svc.add_user("nurse2", "x", "nurse", PASSWORD)
+    s = svc.login("nurse2", PASSWORD, "10.0.0.1")
+    svc.authenticate_staff(s.access_token)
+    # Issued "in the future" for another worker whose clock is behind: refused, not trusted.
+    behind = make_service(db, FakeClock(START))
+    with pytest.raises(NotAuthenticated, match="future"):
+        behind.authenticate_staff(s.access_token)

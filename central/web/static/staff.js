@@ -29,6 +29,11 @@
       noResults: '검색 결과가 없습니다.', online: '온라인', offline: '오프라인', unknown: '알 수 없음',
       ago: '전', sec: '초', role_nurse: '간호사', role_reception: '원무', role_admin: '관리자',
       role_technician: '기술지원', noAccess: '이 화면을 볼 권한이 없습니다.',
+      'tab.analytics': '통계', 'an.csv': 'CSV 내려받기', 'an.throughput': '시간대별 진료 완료',
+      'an.waitByHour': '시간대별 대기 시간 (중앙값, 분)', 'an.completed': '완료', 'an.noShow': '노쇼율',
+      'an.waitMed': '대기 중앙값', 'an.waitP90': '대기 90%', 'an.service': '진료 시간',
+      'an.growth': '최근 30분 증감', 'an.total': '오늘 완료', 'an.medWait': '대기 중앙값',
+      'an.bottleneck': '대기가 빠르게 늘어나는 곳', 'an.none': '없음',
       'tab.admin': '직원 관리', 'admin.username': '아이디', 'admin.name': '이름', 'admin.role': '역할',
       'admin.state': '상태', 'admin.password': '초기 비밀번호 (10자 이상)', 'admin.create': '직원 추가',
       active: '사용 중', disabled: '사용 중지', disable: '사용 중지', enable: '다시 사용',
@@ -58,6 +63,11 @@
       noResults: 'No matches.', online: 'Online', offline: 'Offline', unknown: 'Unknown',
       ago: 'ago', sec: 's', role_nurse: 'Nurse', role_reception: 'Reception', role_admin: 'Admin',
       role_technician: 'Technician', noAccess: 'Your role cannot see this.',
+      'tab.analytics': 'Analytics', 'an.csv': 'Download CSV', 'an.throughput': 'Completed per hour',
+      'an.waitByHour': 'Median wait per hour (min)', 'an.completed': 'Done', 'an.noShow': 'No-show rate',
+      'an.waitMed': 'Median wait', 'an.waitP90': '90% wait', 'an.service': 'Service time',
+      'an.growth': 'Line growth (30 min)', 'an.total': 'Done today', 'an.medWait': 'Median wait',
+      'an.bottleneck': 'Lines growing fastest', 'an.none': 'None',
       'tab.admin': 'Staff', 'admin.username': 'User name', 'admin.name': 'Name', 'admin.role': 'Role',
       'admin.state': 'State', 'admin.password': 'First password (10+ characters)',
       'admin.create': 'Add staff', active: 'Active', disabled: 'Disabled', disable: 'Disable',
@@ -478,6 +488,63 @@
     } catch (e) { failed(e); }
   }
 
+  // ------------------------------------------------------------------ analytics
+
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svgEl(tag, attrs, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function barChart(points, cls) {
+    const w = 560; const h = 200; const pad = 26;
+    const max = Math.max(1, ...points.map((p) => p.value || 0));
+    const svg = svgEl('svg', { viewBox: `0 0 ${w} ${h}`, role: 'img' });
+    for (let i = 0; i <= 4; i++) {
+      const y = pad + ((h - 2 * pad) * i) / 4;
+      svg.append(svgEl('line', { x1: pad, x2: w - 4, y1: y, y2: y, class: 'grid-line' }));
+    }
+    const bw = (w - pad - 4) / Math.max(points.length, 1);
+    points.forEach((p, i) => {
+      const v = p.value || 0;
+      const bh = ((h - 2 * pad) * v) / max;
+      const x = pad + i * bw + bw * 0.15;
+      svg.append(svgEl('rect', { x, y: h - pad - bh, width: bw * 0.7, height: bh, rx: 3, class: `bar ${cls}` }));
+      if (p.value !== null) svg.append(svgEl('text', { x: x + bw * 0.35, y: h - pad - bh - 4, 'text-anchor': 'middle', class: 'val' }, String(p.value)));
+      svg.append(svgEl('text', { x: x + bw * 0.35, y: h - 8, 'text-anchor': 'middle', class: 'axis' }, p.label));
+    });
+    return svg;
+  }
+
+  async function loadAnalytics() {
+    try {
+      const d = await api('GET', '/staff/api/analytics');
+      const card = (k, v) => el('div', { class: 'an-card' }, el('div', { class: 'k', text: t(k) }), el('div', { class: 'v', text: v }));
+      const pct = (x) => (x === null ? '-' : `${Math.round(x * 1000) / 10}%`);
+      const mins = (x) => (x === null ? '-' : `${x}${t('min')}`);
+      document.getElementById('an-cards').replaceChildren(
+        card('an.total', String(d.totals.completed)), card('an.noShow', pct(d.totals.no_show_rate)),
+        card('an.medWait', mins(d.totals.wait_median_min)));
+      const roomName = (id) => (roomById[id] ? tr(roomById[id].name) : id);
+      document.getElementById('an-bottleneck').replaceChildren(
+        el('b', { text: `${t('an.bottleneck')}:` }),
+        d.bottlenecks.length ? d.bottlenecks.map((id) => el('span', { class: 'chip chip-warn', text: roomName(id) })) : el('span', { text: t('an.none') }));
+      const hours = d.hours.map((h) => ({ label: `${h.hour}`, value: h.completed }));
+      document.getElementById('an-hours').replaceChildren(barChart(hours, ''));
+      const waits = d.hours.map((h) => ({ label: `${h.hour}`, value: h.wait_median_min }));
+      document.getElementById('an-waits').replaceChildren(barChart(waits, 'wait'));
+      const worst = [...d.rooms].sort((a, b) => (b.wait_median_min ?? -1) - (a.wait_median_min ?? -1));
+      document.querySelector('#an-rooms tbody').replaceChildren(...worst.map((r) => el('tr', { class: 'static', dataset: { room: r.room_id } },
+        el('td', {}, el('b', { text: roomName(r.room_id) })),
+        el('td', { text: String(r.completed) }), el('td', { text: pct(r.no_show_rate) }),
+        el('td', { text: mins(r.wait_median_min) }), el('td', { text: mins(r.wait_p90_min) }),
+        el('td', { text: mins(r.service_median_min) }),
+        el('td', {}, el('span', { class: 'chip ' + (r.growth_30min > 0 ? 'chip-warn' : ''), text: (r.growth_30min > 0 ? '+' : '') + r.growth_30min })))));
+    } catch (e) { failed(e); }
+  }
+
   // ------------------------------------------------------------------ staff accounts
 
   async function loadUsers() {
@@ -522,6 +589,7 @@
     document.getElementById('sidebar').hidden = name !== 'queues';
     if (name === 'fleet') loadFleet();
     if (name === 'admin') loadUsers();
+    if (name === 'analytics') loadAnalytics();
   }
 
   function setLang(l) {
@@ -547,6 +615,7 @@
       if (b.dataset.tab === 'search') b.hidden = !can('patient.search');
       if (b.dataset.tab === 'fleet') b.hidden = !can('fleet.read');
       if (b.dataset.tab === 'admin') b.hidden = !can('staff.manage');
+      if (b.dataset.tab === 'analytics') b.hidden = !can('analytics.read');
     }
     document.getElementById('lang-toggle').addEventListener('click', () => setLang(lang === 'ko' ? 'en' : 'ko'));
     document.getElementById('drawer-close').addEventListener('click', () => { document.getElementById('drawer').hidden = true; });

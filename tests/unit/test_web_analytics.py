@@ -1,0 +1,68 @@
+"""Analytics from audit rows: waits, service times, no-show rate, hours, bottleneck."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from central.web.analytics import Row, compute
+
+T0 = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)  # 09:00 in Seoul
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_waits_services_no_shows_and_hours() -> None:
+    rows = [
+        Row(at(0), "v1", "check_in", "WAITING", "r1"),
+        Row(at(1), "v2", "check_in", "WAITING", "r1"),
+        Row(at(10), "v1", "call", "CALLED", "r1"),
+        Row(at(12), "v1", "start", "ONGOING", "r1"),
+        Row(at(20), "v1", "complete", "COMPLETED", "r1"),
+        Row(at(20), "v1", "next_step", "WAITING", "r2"),
+        Row(at(21), "v2", "call", "CALLED", "r1"),
+        Row(at(25), "v2", "no_show", "NO_SHOW", "r1"),
+        Row(at(70), "v1", "call", "CALLED", "r2"),
+        Row(at(71), "v1", "start", "ONGOING", "r2"),
+        Row(at(75), "v1", "complete", "COMPLETED", "r2"),
+    ]
+    doc = compute(rows, at(80), SEOUL)
+    r1, r2 = doc["rooms"]
+    assert (r1["room_id"], r1["completed"], r1["no_shows"], r1["no_show_rate"]) == (
+        "r1",
+        1,
+        1,
+        0.5,
+    )
+    assert r1["waits"] == 2
+    assert r1["wait_median_min"] == 15.0  # 10 and 20 minutes
+    assert r1["service_median_min"] == 8.0
+    assert (r2["wait_median_min"], r2["service_median_min"]) == (50.0, 4.0)
+    assert doc["totals"] == {
+        "completed": 2,
+        "no_shows": 1,
+        "no_show_rate": 0.333,
+        "wait_median_min": 20.0,
+    }
+    assert [(h["hour"], h["completed"]) for h in doc["hours"]] == [(9, 1), (10, 1)]
+
+
+def test_bottleneck_is_the_line_growing_fastest_lately() -> None:
+    rows = [Row(at(i), f"a{i}", "check_in", "WAITING", "busy") for i in range(50, 60)]
+    rows += [Row(at(i), f"b{i}", "check_in", "WAITING", "calm") for i in range(50, 53)]
+    rows += [Row(at(55), "b50", "call", "CALLED", "calm")]
+    rows += [Row(at(5), f"old{i}", "check_in", "WAITING", "early") for i in range(9)]
+    doc = compute(rows, at(60), SEOUL)
+    assert doc["bottlenecks"] == ["busy", "calm"]  # "early" grew before the 30-minute window
+    growth = {r["room_id"]: r["growth_30min"] for r in doc["rooms"]}
+    assert growth == {"busy": 10, "calm": 2, "early": 0}
+
+
+def test_nothing_yet() -> None:
+    doc = compute([], at(0), SEOUL)
+    assert doc["rooms"] == []
+    assert doc["totals"]["no_show_rate"] is None
+    assert doc["bottlenecks"] == []
