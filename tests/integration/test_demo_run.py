@@ -106,3 +106,25 @@ def test_sigterm_mid_run_leaves_no_process_behind(tmp_path: Path) -> None:
     assert "every process it started ended" in out
     assert not [name for name, p in children.items() if _alive(p)]
     assert not _processes_mentioning(str(data))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_children_end_when_the_demo_is_killed(tmp_path: Path) -> None:
+    """SIGKILL runs no cleanup in the demo: the kernel's parent-death signal ends each child."""
+    data = tmp_path / "demo"
+    proc = _demo(["--headless", "--data-dir", str(data), *FAST])
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or line.startswith("["):
+            break
+    children = json.loads((data / "pids.json").read_text())
+    children.pop("demo")
+    proc.kill()
+    proc.communicate(timeout=10)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and [p for p in children.values() if _alive(p)]:
+        time.sleep(0.1)
+    assert not [name for name, p in children.items() if _alive(p)]
