@@ -36,6 +36,10 @@ MIN_COVERAGE = 0.15
 """Share of the question's word weight the match must contain (calibrated likewise)."""
 
 
+DIRECTORY_CHECK_S = 5.0
+"""How stale the room directory may be (rooms open and close rarely)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What a question is about, before any live data is read."""
@@ -71,6 +75,7 @@ class Assistant:
         self._rooms_version = -1
         self._rooms: dict[str, DirectoryRoom] = {}
         self._index: Index | None = None
+        self._checked_at = 0.0
         self._graphs: RoutingGraphs | None = None
         self._graphs_at = 0.0
         self._floor_labels = (
@@ -84,10 +89,17 @@ class Assistant:
 
     # ------------------------------------------------------------------ data
 
-    def refresh(self) -> Index:
-        """Rebuild the index when the room directory changed (a room added or renamed)."""
+    def refresh(self, *, force: bool = False) -> Index:
+        """The index, rebuilt when the room directory changed (a room added, renamed, opened
+        or closed). The directory is read at most every DIRECTORY_CHECK_S seconds: reading
+        it was most of the time of an answer."""
+        now = self.clock()
+        with self._lock:
+            if not force and self._index is not None and now - self._checked_at < DIRECTORY_CHECK_S:
+                return self._index
         doc = self.engine.directory_rooms()
         with self._lock:
+            self._checked_at = now
             if self._index is None or doc.version != self._rooms_version:
                 self._index = Index(self.faq, doc.rooms)
                 self._rooms = {r.room_id: r for r in doc.rooms}

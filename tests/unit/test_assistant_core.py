@@ -200,12 +200,15 @@ def test_question_length_and_emptiness(assistant: Assistant) -> None:
 
 
 def test_room_directory_change_rebuilds_the_index(assistant: Assistant) -> None:
-    before = assistant.refresh()
-    assert assistant.refresh() is before  # same directory version: same index
+    before = assistant.refresh(force=True)
+    assert assistant.refresh(force=True) is before  # same directory version: same index
     assistant.engine.set_room_open("mri-1", False, actor="test")
-    after = assistant.refresh()
+    assert assistant.refresh() is before  # not read again within DIRECTORY_CHECK_S
+    after = assistant.refresh(force=True)
     assert after is not before
+    assert not assistant.rooms()["mri-1"].open
     assistant.engine.set_room_open("mri-1", True, actor="test")
+    assistant.refresh(force=True)
 
 
 # ------------------------------------------------------------------ rate limits
@@ -297,3 +300,16 @@ print("ok")
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_faq_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from central.assistant.__main__ import main
+
+    assert main(["check"]) == 0
+    assert "ok, version" in capsys.readouterr().out
+    bad = tmp_path / "faq.json"
+    bad.write_text('{"version": 0}', "utf-8")
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert "version" in err

@@ -55,3 +55,12 @@ def test_scoring_counts_topics() -> None:
     assert not topic_ok("room:xray", "room:ct-1")
     assert not topic_ok("parking", "wifi")
     assert topic_ok(None, None)
+
+
+def test_bench_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.assistant import run
+
+    assert run(["--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for lang in ("ko", "en", "zh", "ja", "all", "live", "holdout"):
+        assert f"\n{lang} " in out
