@@ -246,11 +246,17 @@ async def _central_breakdown(port: int) -> None:
     batches = values.get('nfch_central_batches_total{outcome="applied"}', 0.0)
     snaps = values.get('nfch_central_mqtt_published_total{kind="snapshot"}', 0.0)
     cards = values.get('nfch_central_mqtt_published_total{kind="directory"}', 0.0)
+    rounds = values.get("nfch_central_snapshot_build_seconds_count", 0.0)
+    snap_s = values.get("nfch_central_snapshot_build_seconds_sum", 0.0)
+    cards_n = values.get('nfch_central_directory_build_seconds_count{kind="cards"}', 0.0)
+    cards_s = values.get('nfch_central_directory_build_seconds_sum{kind="cards"}', 0.0)
     if n:
         print(
             f"central: {batches:.0f} batches in {n:.0f} transactions, {total / n * 1000:.1f} ms "
             f"per transaction (apply_batch incl. commit), {total:.1f} s in total; "
-            f"{snaps:.0f} snapshots and {cards:.0f} directory documents published"
+            f"{snaps:.0f} snapshots read in {rounds:.0f} rounds, {snap_s:.1f} s in total; "
+            f"cards directory built {cards_n:.0f} times, {cards_s:.1f} s in total; "
+            f"{cards:.0f} directory documents published"
         )
 
 
@@ -328,9 +334,11 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
             "mqtt": {"port": broker.port, "topic_root": root, "client_id": "bench-central"},
             "site": {"site_key_file": str(workdir / "site.key")},
             "log": {"level": "WARNING"},
+            "bridge": {"cards_interval_s": args.cards_interval},
         }
     )
-    need = per_size * len(sizes) + lat_events
+    engine_events = args.engine_events
+    need = per_size * len(sizes) + lat_events + 2 * engine_events
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     t = time.perf_counter()
     engine = open_engine(config)
@@ -344,9 +352,19 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         f"directory/cards for {need} visits: {len(cards) / 1e6:.1f} MB, built and encoded in "
         f"{time.perf_counter() - t:.2f} s (published at most every bridge.cards_interval_s)"
     )
-    engine.close()
     visits = list(sample.data.visits)
     uids = sample.visit_cards
+    # The engine alone, in this process, same check-ins: the database's share of the path.
+    solo = _Station("st-bench-engine", broker.port, root)
+    pool = visits[per_size * len(sizes) : per_size * len(sizes) + 2 * engine_events]
+    for size, chunk in ((50, pool[:engine_events]), (1, pool[engine_events:])):
+        batches = [decode(EventBatch, p) for p in solo.batches(chunk, key, uids, size)]
+        t = time.perf_counter()
+        for b in batches:
+            engine.apply_batch(b)
+        rate = len(chunk) / (time.perf_counter() - t)
+        print(f"engine alone (apply_batch, no MQTT), batch {size:>3}: {rate:,.0f} events/s")
+    engine.close()
     central = _CentralProcess(config, workdir)
     try:
         stations = [_Station(f"st-bench-{i}", broker.port, root) for i in range(args.stations)]
@@ -421,10 +439,19 @@ def run(argv: list[str]) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(prog="nfc-hospital bench central-ingest", description=__doc__)
     parser.add_argument("--events", type=int, default=3000, help="events per batch size")
+    parser.add_argument(
+        "--engine-events", type=int, default=1000, help="events for the engine-alone runs"
+    )
     parser.add_argument("--batch-sizes", default="1,10,50", help="comma-separated batch sizes")
     parser.add_argument("--stations", type=int, default=4, help="stations publishing at once")
     parser.add_argument("--latency-rate", type=float, default=200.0, help="events/s")
     parser.add_argument("--latency-seconds", type=float, default=10.0, help="latency run length")
+    parser.add_argument(
+        "--cards-interval",
+        type=float,
+        default=10.0,
+        help="central's bridge.cards_interval_s (default 10, central's default)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     if args.keep:

@@ -62,3 +62,14 @@ HTTP_ERRORS = Counter(
 WS_CLIENTS = Gauge("nfch_central_ws_clients", "Open WebSocket connections.")
 WS_SENT = Counter("nfch_central_ws_messages_total", "WebSocket messages sent, by type.", ["type"])
 STATIONS_ONLINE = Gauge("nfch_central_stations_online", "Stations whose last status said online.")
+SNAPSHOT_SECONDS = Histogram(
+    "nfch_central_snapshot_build_seconds",
+    "Time to read the changed rooms' snapshots for one publish round.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+DIRECTORY_SECONDS = Histogram(
+    "nfch_central_directory_build_seconds",
+    "Time to build and encode a directory document, by kind.",
+    ["kind"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

@@ -17,11 +17,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass, field
 
 from central.api.ws import Hub
 from central.engine import Changes, Engine
-from central.metrics import PUBLISH_FAILED, PUBLISHED
+from central.metrics import DIRECTORY_SECONDS, PUBLISH_FAILED, PUBLISHED, SNAPSHOT_SECONDS
 from protocol.codec import encode
 from protocol.messages import CallAnnouncement, RoomQueueSnapshot
 from protocol.mqtt import MqttLink, MqttNotConnected
@@ -188,7 +189,10 @@ class ChangePublisher:
             data = encode(call)
             self._hub.publish("calls", "call", data.decode())
             sends.append(("call", self._topics.room(call.room_id, "call"), data, False))
+        started = time.perf_counter()
         snaps = await asyncio.to_thread(self._snapshots, sorted(p.rooms))
+        if snaps:
+            SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
         for snap in snaps:
             data = self._cache.encode(snap)
             text = data.decode()
@@ -216,8 +220,11 @@ class ChangePublisher:
             self._idle.clear()
         elif p.cards:
             self._next_cards_at = now + self._cards_interval_s
+            started = time.perf_counter()
             cards = await asyncio.to_thread(self._engine.directory_cards)
-            sends.append(("directory", self._topics.directory("cards"), encode(cards), True))
+            data = encode(cards)
+            DIRECTORY_SECONDS.labels(kind="cards").observe(time.perf_counter() - started)
+            sends.append(("directory", self._topics.directory("cards"), data, True))
         if p.config:
             conf = await asyncio.to_thread(self._engine.directory_config, self._phone_page_url)
             sends.append(("directory", self._topics.directory("config"), encode(conf), True))
