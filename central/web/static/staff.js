@@ -336,6 +336,7 @@
   let ws = null;
   let epoch = null;
   let backoff = 500;
+  let offTimer = null;
   const seqs = {};
 
   function wsConnect() {
@@ -343,6 +344,7 @@
     ws = sock;
     sock.addEventListener('open', () => {
       backoff = 500;
+      clearTimeout(offTimer);
       setConn(true);
       const streams = {};
       for (const r of rooms) {
@@ -355,7 +357,10 @@
     sock.addEventListener('message', (ev) => onFrame(JSON.parse(ev.data)));
     sock.addEventListener('close', async () => {
       if (ws !== sock) return;
-      setConn(false);
+      // The server ends the socket when the access token expires; the reconnect with a fresh
+      // token usually takes well under a second, so only say "disconnected" if it does not.
+      clearTimeout(offTimer);
+      offTimer = setTimeout(() => setConn(false), 2000);
       await NFCH.sleep(backoff);
       backoff = Math.min(backoff * 2, 10000);
       await ensureSession();
