@@ -49,6 +49,8 @@ STATIONS = ("st-lobby", "st-1f-east", "st-2f")
 """The sample hospital's hallway stations the demo runs."""
 TOPIC_ROOT = "nfch"
 EDGE_DB = "station.sqlite3"
+STATION_DOCUMENTS = ("cards", "rooms", "config")
+"""Directory documents central publishes that every station must hold at its latest version."""
 NURSE_USER = "nurse"
 SIM_USER = "demo-sim"
 
@@ -722,7 +724,7 @@ class Demo:
         r.check(
             not diverged,
             f"{len(STATIONS)} stations and {len(self.kiosk_rooms)} room boards hold central's "
-            "snapshot versions",
+            "snapshot versions (stations also its cards, rooms and config directory)",
             f"not converged after 30 s: {diverged[:10]}",
         )
         r.facts.append(
@@ -764,16 +766,29 @@ class Demo:
                 versions[room_id] = int(q["version"])
         return versions
 
+    def _central_directory_versions(self) -> dict[str, int]:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{self.central_db}?mode=ro", uri=True)
+        ) as conn:
+            rows = conn.execute("SELECT kind, version FROM directory_versions").fetchall()
+        return {str(k): int(v) for k, v in rows}
+
     def _divergence(self) -> list[str]:
         import json
 
         central = self._central_versions()
+        directory = self._central_directory_versions()
         out: list[str] = []
+        if len(central) != len(self.sim_rooms) or not directory:
+            out.append(f"central answered versions of {len(central)}/{len(self.sim_rooms)} rooms")
         for station_id in STATIONS:
-            snaps = self._station_docs(station_id)[1]
+            docs, snaps, _unacked, _top = self._station_docs(station_id)
             for room_id, version in central.items():
                 if snaps.get(room_id) != version:
                     out.append(f"{station_id}:{room_id} {snaps.get(room_id)}!={version}")
+            for kind in STATION_DOCUMENTS:
+                if docs.get(kind) != directory.get(kind):
+                    out.append(f"{station_id}:{kind} {docs.get(kind)}!={directory.get(kind)}")
         for room_id in self.kiosk_rooms:
             path = self.workdir / f"kiosk-{room_id}" / "cache" / f"room-{room_id}.json"
             held = None
