@@ -152,6 +152,13 @@ async def staff_claims(request: web.Request) -> StaffClaims:
     return claims
 
 
+def actor_of(request: web.Request) -> str | None:
+    """The logged-in staff member's user name, once the authorizer has run for this request
+    (None for open routes). The API should write this, not a client-supplied `actor`, to the
+    audit log."""
+    return request[_CLAIMS].username if _CLAIMS in request else None
+
+
 async def require_staff(request: web.Request, action: Action) -> StaffClaims:
     """The staff caller, who must be allowed `action`; CSRF-checked for state changes."""
     claims = await staff_claims(request)

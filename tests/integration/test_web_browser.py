@@ -211,6 +211,7 @@ async def test_hostile_patient_name_renders_as_text(tmp_path: Path, browser: Any
         visit = next(
             v for v in data.visits if v.registration_no == data.patients[0].registration_no
         )
+        assert visit.visit_id is not None
         result = c.engine.check_in(visit.visit_id, actor="reception")
         room = result.visit.room_id
         assert room is not None
@@ -446,6 +447,7 @@ async def test_the_central_runner_serves_it_all(
         if p.phone_last4 and phones.count((p.phone_last4, p.birth_date)) == 1
     )
     visit = next(v for v in sample.data.visits if v.registration_no == patient.registration_no)
+    assert visit.visit_id is not None
     first = await asyncio.to_thread(engine.check_in, visit.visit_id, actor="reception")
     room = first.visit.room_id
     assert room is not None

@@ -365,6 +365,7 @@ async def test_staff_search_finds_ticket_name_and_registration(tmp_path: Path) -
         renamed = data.patients[0].model_copy(update={"name": XSS})
         c.engine.load(data.model_copy(update={"patients": [renamed, *data.patients[1:]]}))
         v = next(x for x in data.visits if x.registration_no == renamed.registration_no)
+        assert v.visit_id is not None
         ticket = c.engine.check_in(v.visit_id, actor="t").visit.ticket_number
         async with session_for(c) as s:
             await login(s, c)
@@ -464,3 +465,19 @@ async def test_analytics_roles_and_csv(central: WebCentral) -> None:
         lines = (await r.text()).splitlines()
         assert lines[0].startswith("service_day,room_id,completed,no_shows")
         assert any(f",{room_id},1," in line for line in lines[1:])
+
+
+async def test_actor_of_names_the_logged_in_user(central: WebCentral) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from central.auth.http import AUTH_KEY, actor_of, staff_claims
+
+    async with session_for(central) as s:
+        await login(s, central)
+        access = next(ck.value for ck in s.cookie_jar if ck.key == "nfch_at")
+    app = aiohttp.web.Application()
+    app[AUTH_KEY] = central.auth
+    req = make_mocked_request("GET", "/", headers={"Authorization": f"Bearer {access}"}, app=app)
+    assert actor_of(req) is None
+    await staff_claims(req)
+    assert actor_of(req) == "nurse1"
