@@ -383,6 +383,8 @@ class _Ctx:
         route = self.route_to(desks)
         target = route.to_node if route else desks[0]
         text = P.no_match(self.a.faq.help_desk_name, self.a.floor_of(target))
+        if route is not None:
+            text = P.join(text, P.route_intro(route, self.a.floor_of(target)))
         return self.make(
             "no_match", text, topic=None, sources=[Source(type="map", id=target)], route=route
         )

@@ -157,6 +157,7 @@ def test_nothing_matches_points_to_the_help_desk_with_a_route(
     assert a.topic is None
     assert a.route is not None
     assert a.route.to_node in ("door-reception-1", "door-reception-2")
+    assert a.route.steps[-1].ko in a.answer.ko  # the way is in the text too
     assert "원무과 안내 창구" in a.answer.ko
     assert "reception (help) desk" in a.answer.en
     assert len(a.suggestions) == 3

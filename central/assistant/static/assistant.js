@@ -12,6 +12,9 @@
 //     stationId: null,                  // a kiosk passes its station id (routes start there)
 //     typing: true,                     // false on the station: large buttons only
 //   });
+// or, with no script of the page's own, mark the element and it mounts itself:
+//   <div data-nfch-assistant data-lang="ko" data-ask-url="/p/v/VISIT/api/ask"
+//        data-station-id="st-lobby" data-typing="false"></div>
 (function () {
   "use strict";
 
@@ -107,4 +110,21 @@
   }
 
   window.NfchAssistant = { mount: mount };
+
+  function autoMount() {
+    for (const root of document.querySelectorAll("[data-nfch-assistant]")) {
+      mount(root, {
+        lang: root.dataset.lang,
+        askUrl: root.dataset.askUrl,
+        topUrl: root.dataset.topUrl,
+        stationId: root.dataset.stationId || null,
+        typing: root.dataset.typing !== "false",
+      });
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", autoMount);
+  } else {
+    autoMount();
+  }
 })();
