@@ -643,7 +643,8 @@ class Demo:
             results.check(
                 code == 0,
                 f"{child.name} stopped cleanly",
-                f"{child.name} exited with status {code} on SIGTERM (log: {child.log_path})",
+                f"{child.name} ended with status {code}, not 0 after SIGTERM "
+                f"(log: {child.log_path})",
             )
 
         self.orchestra.stop_all(note)

@@ -108,6 +108,27 @@ def test_sigterm_mid_run_leaves_no_process_behind(tmp_path: Path) -> None:
     assert not _processes_mentioning(str(data))
 
 
+@pytest.mark.timeout(120)
+def test_a_crashed_station_fails_the_run_and_the_rest_is_stopped(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    proc = _demo(["--headless", "--duration", "60", "--data-dir", str(data), *FAST])
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or line.startswith("["):
+            break
+    children = json.loads((data / "pids.json").read_text())
+    children.pop("demo")
+    os.kill(children["st-2f"], signal.SIGKILL)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out
+    assert "st-2f exited with status -9" in out
+    assert "FAILED" in out
+    assert "invariants held" not in out
+    assert not [name for name, p in children.items() if _alive(p)]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_children_end_when_the_demo_is_killed(tmp_path: Path) -> None:
