@@ -21,6 +21,7 @@ from central.auth.http import make_authorizer
 from central.auth.service import AuthService
 from central.auth.tokens import derive_key
 from central.bridge import Bridge, ChangePublisher, Fleet, SnapshotCache
+from central.bridge.cards import CardsWorker
 from central.clock import Clock, SystemClock
 from central.config import CentralConfig
 from central.engine import Engine
@@ -77,6 +78,12 @@ class Central:
         hub = Hub(buffer_size=cfg.api.ws_buffer, client_queue=cfg.api.ws_client_queue)
         cache = SnapshotCache(engine)
         fleet = Fleet()
+        # A child process has its own (system) clock: only with the real one.
+        cards_worker = (
+            CardsWorker(cfg.model_dump(mode="json"), engine.site_key)
+            if cfg.bridge.cards_in_worker and isinstance(self.clock, SystemClock)
+            else None
+        )
         publisher = ChangePublisher(
             engine,
             topics,
@@ -84,6 +91,7 @@ class Central:
             cache,
             phone_page_url=cfg.bridge.phone_page_url,
             cards_interval_s=cfg.bridge.cards_interval_s,
+            cards_builder=cards_worker.build if cards_worker else None,
         )
         bridge = Bridge(
             engine,
@@ -130,6 +138,8 @@ class Central:
                 await self._shutdown(bridge, publisher, runner, essential)
         finally:
             await runner.cleanup()
+            if cards_worker is not None:
+                await cards_worker.close()
             await asyncio.to_thread(engine.close)
             log.info("central.shutdown_step step=database_closed")
 

@@ -114,6 +114,11 @@ class BridgeSettings(Model):
         "of the day (about 5 MB and 1 s to build for 11,000 visits) and changes with nearly "
         "every check-in. Stations only need it for new visits and offline decisions.",
     )
+    cards_in_worker: bool = Field(
+        default=True,
+        description="Build the cards directory in a child process, so its second of work "
+        "never stalls the bridge (off: in a thread of central's process).",
+    )
     drain_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from central.api.ws import Hub
@@ -87,6 +88,7 @@ class ChangePublisher:
         phone_page_url: str,
         link: MqttLink | None = None,
         cards_interval_s: float = 10.0,
+        cards_builder: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         self._engine = engine
         self._topics = topics
@@ -105,6 +107,7 @@ class ChangePublisher:
         self._next_cards_at = 0.0
         self._deferred_until: float | None = None
         self._flushing = False
+        self._cards_builder = cards_builder or self._build_cards_here
 
     # ------------------------------------------------------------------ input
 
@@ -221,8 +224,7 @@ class ChangePublisher:
         elif p.cards:
             self._next_cards_at = now + self._cards_interval_s
             started = time.perf_counter()
-            cards = await asyncio.to_thread(self._engine.directory_cards)
-            data = encode(cards)
+            data = await self._cards_builder()
             DIRECTORY_SECONDS.labels(kind="cards").observe(time.perf_counter() - started)
             sends.append(("directory", self._topics.directory("cards"), data, True))
         if p.config:
@@ -231,6 +233,9 @@ class ChangePublisher:
         # Each publish hands its packet to paho before its first await, so gathering keeps
         # the wire order while the PUBACKs come back in parallel.
         await asyncio.gather(*(self._send(*item) for item in sends))
+
+    async def _build_cards_here(self) -> bytes:
+        return await asyncio.to_thread(lambda: encode(self._engine.directory_cards()))
 
     def _snapshots(self, room_ids: list[str]) -> list[RoomQueueSnapshot]:
         out = []

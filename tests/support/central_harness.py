@@ -45,7 +45,9 @@ def central_config(
                 "keepalive_s": 5,
             },
             "site": {"site_key_file": str(tmp / "site.key")},
-            "bridge": {"drain_timeout_s": 5},
+            # In-thread cards directory: a child process per test would cost a second each
+            # (test_bridge_cards_worker.py runs the worker).
+            "bridge": {"drain_timeout_s": 5, "cards_in_worker": False},
         }
     )
 
