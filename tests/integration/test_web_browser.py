@@ -550,3 +550,26 @@ async def test_analytics_of_a_simulated_morning(tmp_path: Path, browser: Any) ->
         await page.screenshot(path=str(shot_path(tmp_path, "dashboard-analytics.png")))
         assert seen["dialogs"] == []
         assert seen["errors"] == []
+
+
+async def test_technicians_see_boards_without_names_or_buttons(
+    tmp_path: Path, browser: Any
+) -> None:
+    async with web_central(tmp_path, patients=30) as c:
+        room, line = queue_in_one_room(c.engine, 2)
+        page = await browser.new_page()
+        seen = watch(page)
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url))
+        await staff_login(page, c, "tech1", rooms=room)
+        row = page.locator(f"[data-section='waiting'] [data-visit='{line[0]}']")
+        await row.wait_for()
+        # A later change of the room (a nurse calls) re-renders the board: still masked.
+        c.publisher.submit(c.engine.call_next(room, actor="nurse1").changes)
+        called = page.locator(f"[data-section='calling'] [data-visit='{line[0]}'] .name")
+        await expect(called).to_have_text(c.engine.visit(line[0]).masked_name)
+        assert not [u for u in asked if "/api/v1/visits" in u]
+        assert await page.locator("[data-op]").count() == 0
+        assert await page.locator("[data-tab='search']").is_hidden()
+        assert await page.locator("[data-tab='fleet']").is_visible()
+        assert seen["errors"] == []

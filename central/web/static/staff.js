@@ -214,6 +214,8 @@
 
   const nameTimers = {};
   function loadNames(roomId) {
+    // Full names only for roles that work with patients (technicians see masked names).
+    if (!can('patient.search')) return;
     clearTimeout(nameTimers[roomId]);
     nameTimers[roomId] = setTimeout(async () => {
       try {
@@ -270,7 +272,7 @@
       kind === 'waiting' ? el('span', { class: 'pos', text: String(entry.position ?? '') }) : null,
       el('span', { class: 'ticket', text: String(entry.ticket_number ?? '-') }),
       el('span', { class: 'who' },
-        el('span', { class: 'name', text: name, onclick: () => openPatient(entry.visit_id) },
+        el('span', { class: 'name', text: name, onclick: can('journey.read') ? () => openPatient(entry.visit_id) : null },
           entry.priority < 5 ? el('span', { class: 'prio', text: `P${entry.priority}` }) : null),
         el('span', { class: 'meta', text: meta.join(' · ') })),
       el('span', { class: 'acts' }, acts));
