@@ -73,7 +73,8 @@ def run(argv: list[str]) -> int:
     print(f"  duplicated          {report.duplicated}")
     print(f"  events at central   {report.events_at_central}")
     print(f"  storm time          {result.storm_s:.1f} s")
-    print(f"  time to converge    {result.converge_s:.2f} s")
+    print(f"  time to converge    {result.converge_s:.2f} s (stations: outboxes, snapshots)")
+    print(f"  new observer        {result.observer_s:.2f} s (retained snapshots = central's)")
     for problem in report.problems:
         print(f"  PROBLEM: {problem}")
     return 1 if report.problems else 0

@@ -82,7 +82,8 @@ def test_bad_links_lose_and_double_no_tap(tmp_path, broker, topic_root):
     stalls = sum(p.stalls for p in cluster.proxies.values())
     print(
         f"bad-link taps={plan.taps} faults={dict(result.faults)} cuts={cuts} stalls={stalls} "
-        f"storm_s={result.storm_s:.1f} converge_s={result.converge_s:.2f} {report.summary()}"
+        f"storm_s={result.storm_s:.1f} converge_s={result.converge_s:.2f} "
+        f"observer_s={result.observer_s:.2f} {report.summary()}"
     )
     assert not report.problems, f"{report.summary()}\n" + "\n".join(report.problems)
     assert report.ok > plan.taps * 0.8, report.summary()

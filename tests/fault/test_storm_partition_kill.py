@@ -29,7 +29,7 @@ def storm(tmp_path, broker, topic_root, plan: StormPlan) -> None:
         cluster.close()
     print(
         f"storm taps={plan.taps} faults={dict(result.faults)} storm_s={result.storm_s:.1f} "
-        f"converge_s={result.converge_s:.2f} {report.summary()}"
+        f"converge_s={result.converge_s:.2f} observer_s={result.observer_s:.2f} {report.summary()}"
     )
     assert not report.problems, f"{report.summary()}\n" + "\n".join(report.problems)
     assert report.ok > plan.taps * 0.8, f"too few taps got feedback: {report.summary()}"

@@ -20,11 +20,21 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from protocol.codec import parse_json
 from protocol.ids import card_hash
-from tests.support.central_harness import CentralProcess, central_config, seeded_engine
+from protocol.mqtt import MqttLink
+from protocol.topics import Topics
+from tests.support.central_harness import (
+    CentralProcess,
+    Collector,
+    central_config,
+    mqtt_settings,
+    seeded_engine,
+    start_link,
+)
 from tests.support.edge_world import DaemonProcess
 from tests.support.factories import SITE_KEY
-from tests.support.history import History, Op, wait_converged
+from tests.support.history import History, Op, central_room_versions, wait_converged
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.ports import free_port
 
@@ -356,6 +366,7 @@ class StormResult:
     faults: Counter[str]
     storm_s: float
     converge_s: float
+    observer_s: float
 
     def fault_total(self) -> int:
         return sum(self.faults.values())
@@ -495,4 +506,39 @@ def run_storm(cluster: Cluster, plan: StormPlan) -> StormResult:
     for proxy in cluster.proxies.values():
         proxy.heal()
     converge_s = wait_converged(cluster.central_db, cluster.station_dbs, plan.converge_limit_s)
-    return StormResult(plan, history, faults, storm_s, converge_s)
+    observer_s = asyncio.run(
+        observe_retained(cluster.broker.port, cluster.topic_root, cluster.central_db, 30)
+    )
+    return StormResult(plan, history, faults, storm_s, converge_s, observer_s)
+
+
+async def observe_retained(port: int, topic_root: str, central_db: Path, limit_s: float) -> float:
+    """Seconds until a new subscriber (what a kiosk does on start) holds central's latest
+    snapshot version of every room from the retained room topics; AssertionError otherwise."""
+    expected = central_room_versions(central_db)
+    collector = Collector()
+    link = MqttLink(
+        mqtt_settings(port, topic_root),
+        f"observer-{time.monotonic_ns()}",
+        subscriptions=[(Topics(topic_root).room_filter("queue"), 1)],
+        on_message=collector,
+        clean_start=True,
+    )
+    start = time.monotonic()
+    held: dict[str, int] = {}
+    async with asyncio.TaskGroup() as tg:
+        task = await start_link(tg, link, "observer")
+        try:
+            while held != expected:
+                if time.monotonic() - start > limit_s:
+                    behind = {r: (held.get(r), v) for r, v in expected.items() if held.get(r) != v}
+                    raise AssertionError(f"retained snapshots behind central: {behind}")
+                for msg in collector.messages:
+                    doc = parse_json(msg.payload)
+                    room, version = doc.get("room_id"), doc.get("version")
+                    if isinstance(room, str) and isinstance(version, int):
+                        held[room] = max(held.get(room, 0), version)
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+    return time.monotonic() - start
