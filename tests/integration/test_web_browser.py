@@ -173,6 +173,8 @@ async def test_call_next_reaches_phone_and_second_tab_within_a_second(
         for seen in (seen1, seen2, seen_phone):
             assert seen["dialogs"] == []
             assert seen["errors"] == []
+        await staff.close()
+        await phone_ctx.close()
 
 
 async def test_wrong_password_is_throttled_in_the_page(tmp_path: Path, browser: Any) -> None:
