@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from protocol.codec import decode, encode
-from protocol.messages import Ack, Lease, RoomQueueSnapshot, StationStatus
+from protocol.messages import Ack, CallAnnouncement, Lease, RoomQueueSnapshot, StationStatus
 from protocol.mqtt import MqttLink
 from tests.support.central_harness import (
     Collector,
@@ -287,4 +287,32 @@ async def test_station_status_feeds_the_fleet_and_gets_a_lease(world, broker, to
         assert entry.status.outbox_depth == 7
         assert entry.status.clock_offset_ms == -40
         assert entry.last_seen is not None
+        assert central.bridge.hub.seq("stations") >= 1  # on the WebSocket feed too
+        task.cancel()
+
+
+async def test_calls_are_announced_not_retained_and_reach_the_feed(world, broker, topics):
+    config, engine, sample = world
+    room, visits = _visits_in_first_room(engine, sample, 1)
+    rx = Collector()
+    kiosk = MqttLink(
+        mqtt_settings(broker.port, topics.root),
+        "kiosk",
+        subscriptions=[(topics.room(room, "call"), 1)],
+        on_message=rx,
+    )
+    async with running_central(config, engine) as central, asyncio.TaskGroup() as tg:
+        task = await start_link(tg, kiosk, "kiosk")
+        assert central.bridge is not None
+        publisher, hub = central.bridge.publisher, central.bridge.hub
+        engine.check_in(visits[0], actor="desk")
+        # What the call-next route does after the engine commits.
+        result = await asyncio.to_thread(engine.call_next, room, actor="nurse1")
+        publisher.submit(result.changes)
+        msg = await rx.wait_for(lambda m: True)
+        call = decode(CallAnnouncement, msg.payload)
+        assert call.ticket_number == result.visit.ticket_number
+        assert "*" in call.masked_name
+        assert not msg.retain
+        assert hub.seq("calls") >= 1
         task.cancel()
