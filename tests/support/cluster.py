@@ -198,6 +198,7 @@ class Cluster:
         engine, sample = seeded_engine(self.config, patients=patients)
         engine.close()
         self.card_uids = sorted(sample.visit_cards.values())
+        self.patient_names = sorted(p.name for p in sample.data.patients)
         self.central = CentralProcess(self.config, central_dir)
         self.central_db = central_dir / "central.db"
         self.proxies: dict[str, FaultProxy] = {}
