@@ -40,6 +40,7 @@ from central.auth.errors import (
 from central.auth.roles import Action, allows
 from central.auth.service import AuthService, StaffSession
 from central.auth.tokens import StaffClaims, token_hash
+from central.metrics import BAD_INPUT
 from protocol.base import Model
 
 log = logging.getLogger("central.auth")
@@ -186,7 +187,7 @@ def make_authorizer(service: AuthService) -> Callable[[web.Request, Route], Awai
 # ------------------------------------------------------------------ cookies
 
 
-def _cookie(
+def set_cookie(
     resp: web.StreamResponse,
     config: AuthConfig,
     name: str,
@@ -211,10 +212,10 @@ def set_session_cookies(
     resp: web.StreamResponse, service: AuthService, session: StaffSession
 ) -> None:
     cfg, now = service.config, service.now()
-    _cookie(resp, cfg, ACCESS_COOKIE, session.access_token, path="/", max_age=cfg.access_ttl_s)
+    set_cookie(resp, cfg, ACCESS_COOKIE, session.access_token, path="/", max_age=cfg.access_ttl_s)
     life = int((session.refresh_expires_at - now).total_seconds())
-    _cookie(resp, cfg, REFRESH_COOKIE, session.refresh_token, path="/auth", max_age=life)
-    _cookie(resp, cfg, CSRF_COOKIE, session.csrf, path="/", max_age=life, httponly=False)
+    set_cookie(resp, cfg, REFRESH_COOKIE, session.refresh_token, path="/auth", max_age=life)
+    set_cookie(resp, cfg, CSRF_COOKIE, session.csrf, path="/", max_age=life, httponly=False)
 
 
 def clear_session_cookies(resp: web.StreamResponse) -> None:
@@ -237,13 +238,17 @@ def _session_body(session: StaffSession) -> dict[str, Any]:
 
 
 def auth_error_response(e: ApiError) -> web.Response:
+    """The API's one error format, for the auth and phone routes that answer errors
+    themselves (to add Retry-After or clear cookies)."""
+    if isinstance(e, InvalidInput | NotJson):
+        BAD_INPUT.labels(source="http", reason=e.reason).inc()
     resp = error_response(e.status, e.reason, e.message_ko, e.message_en, e.detail, e.where)
     if isinstance(e, Throttled):
         resp.headers["Retry-After"] = str(e.retry_after_s)
     return resp
 
 
-async def _json_body(request: web.Request, model: type[Model], limit: int = 4096) -> Any:
+async def json_body(request: web.Request, model: type[Model], limit: int = 4096) -> Any:
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
         raise InvalidInput(f"the body is larger than {limit} bytes", "body")
@@ -277,7 +282,7 @@ async def login(request: web.Request) -> web.Response:
     service = auth_of(request)
     try:
         check_origin(request, service.config)
-        body: LoginBody = await _json_body(request, LoginBody)
+        body: LoginBody = await json_body(request, LoginBody)
         session = await asyncio.to_thread(
             service.login,
             body.username,
@@ -290,7 +295,7 @@ async def login(request: web.Request) -> web.Response:
     resp = web.json_response(_session_body(session))
     set_session_cookies(resp, service, session)
     device = await asyncio.to_thread(service.device_cookie, session.claims.username)
-    _cookie(
+    set_cookie(
         resp,
         service.config,
         DEVICE_COOKIE,

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import Field
 
 from central.api.errors import ApiError, InvalidInput, NotFound
-from central.auth.http import AUTH_KEY, _json_body, require_staff
+from central.auth.http import AUTH_KEY, json_body, require_staff
 from central.auth.roles import Action, Role
 from central.auth.store import StaffUser
 from protocol.base import Model
@@ -56,7 +56,7 @@ async def list_users(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     """POST /staff/api/users {username, name, role, password}."""
     await require_staff(request, Action.STAFF_MANAGE)
-    body: NewUserBody = await _json_body(request, NewUserBody)
+    body: NewUserBody = await json_body(request, NewUserBody)
     auth = request.app[AUTH_KEY]
     if await asyncio.to_thread(auth.store.user_by_name, body.username) is not None:
         raise UserExists(body.username, "body.username")

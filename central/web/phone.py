@@ -21,12 +21,12 @@ from central.api.errors import ApiError, InvalidInput
 from central.auth.errors import NotAuthenticated
 from central.auth.http import (
     AUTH_KEY,
-    _cookie,
-    _json_body,
     auth_error_response,
     check_origin,
     client_address,
+    json_body,
     run_until_invalid,
+    set_cookie,
 )
 from central.auth.service import AuthService, PatientSession
 from central.auth.tokens import PatientClaims
@@ -64,7 +64,7 @@ class PhoneContext:
     hospital_map: HospitalMap | None = None
     _rooms: dict[str, DirectoryRoom] = field(default_factory=dict)
     _rooms_version: int = -1
-    _routes: dict[tuple[str, str, bool, str], str] = field(default_factory=dict)
+    routes_cache: dict[tuple[str, str, bool, str], str] = field(default_factory=dict)
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     """Open phone feeds, closed when central shuts down."""
 
@@ -88,7 +88,7 @@ def _birth(text: str) -> date:
 
 def set_patient_cookie(resp: web.StreamResponse, auth: AuthService, s: PatientSession) -> None:
     life = int((s.claims.exp - auth.now()).total_seconds())
-    _cookie(
+    set_cookie(
         resp, auth.config, PATIENT_COOKIE, s.token, path=f"/p/v/{s.claims.visit_id}", max_age=life
     )
 
@@ -216,7 +216,7 @@ async def login(request: web.Request) -> web.Response:
     ctx = request.app[PHONE_KEY]
     try:
         check_origin(request, ctx.auth.config)
-        body: PhoneLoginBody = await _json_body(request, PhoneLoginBody)
+        body: PhoneLoginBody = await json_body(request, PhoneLoginBody)
         session = await asyncio.to_thread(
             ctx.auth.phone_login,
             body.last4,
@@ -307,10 +307,10 @@ async def route_svg(request: web.Request) -> web.Response:
         if start is None or start == target.node_id:
             return None
         key = (start, target.node_id, v.step_free, lang)
-        if key not in ctx._routes:
+        if key not in ctx.routes_cache:
             route = find_route(m, start, target.node_id, v.step_free)
-            ctx._routes[key] = render_route_svg(m, route, lang=lang)
-        return ctx._routes[key]
+            ctx.routes_cache[key] = render_route_svg(m, route, lang=lang)
+        return ctx.routes_cache[key]
 
     try:
         svg = await asyncio.to_thread(draw)

@@ -481,3 +481,27 @@ async def test_actor_of_names_the_logged_in_user(central: WebCentral) -> None:
     assert actor_of(req) is None
     await staff_claims(req)
     assert actor_of(req) == "nurse1"
+
+
+async def test_bad_login_bodies_are_named_and_counted(central: WebCentral) -> None:
+    from central.metrics import BAD_INPUT
+
+    def count(reason: str) -> float:
+        return BAD_INPUT.labels(source="http", reason=reason)._value.get()
+
+    before = (count("not_json"), count("invalid_input"))
+    async with session_for(central) as s:
+        h = {"Origin": central.base, "Content-Type": "application/json"}
+        r = await s.post("/auth/login", data=b"{not json", headers=h)
+        assert r.status == 400
+        assert (await r.json())["error"]["reason"] == "not_json"
+        r = await s.post(
+            "/auth/login", json={"username": "nurse1"}, headers={"Origin": central.base}
+        )
+        assert r.status == 422
+        assert (await r.json())["error"]["where"] == "body.password"
+        r = await s.post("/p/login", json={"last4": "12ab", "birth": "19500101"}, headers=h)
+        assert r.status == 422
+        assert (await r.json())["error"]["where"] == "body.last4"
+    assert count("not_json") == before[0] + 1
+    assert count("invalid_input") == before[1] + 2
