@@ -70,7 +70,7 @@ def test_bad_links_lose_and_double_no_tap(tmp_path, broker, topic_root):
         station_kills=True,
         central_kill=False,
         partitions=True,
-        fault_gap_s=(0.5, 2.0),
+        fault_gap_s=(0.3, 1.0),
     )
     try:
         cluster.start()
