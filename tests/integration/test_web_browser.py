@@ -575,3 +575,21 @@ async def test_technicians_see_boards_without_names_or_buttons(
         assert await page.locator("[data-tab='search']").is_hidden()
         assert await page.locator("[data-tab='fleet']").is_visible()
         assert seen["errors"] == []
+
+
+async def test_a_department_click_shows_all_its_rooms(tmp_path: Path, browser: Any) -> None:
+    async with web_central(tmp_path, patients=4) as c:
+        rooms = c.engine.directory_rooms().rooms
+        dept = rooms[0].department_id
+        ids = sorted(r.room_id for r in rooms if r.department_id == dept)
+        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        seen = watch(page)
+        await staff_login(page, c, rooms=rooms[-1].room_id)
+        await page.locator(".dept-name").first.click()
+        boards = page.locator(".board")
+        await expect(boards).to_have_count(len(ids) + 1)
+        shown = sorted(await boards.evaluate_all("bs => bs.map(b => b.dataset.room)"))
+        assert shown == sorted([*ids, rooms[-1].room_id])
+        await page.locator(".dept-name").first.click()
+        await expect(boards).to_have_count(1)
+        assert seen["errors"] == []

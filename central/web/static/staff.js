@@ -10,6 +10,7 @@
       'app.title': '외래 대기 관리', 'tab.queues': '대기열', 'tab.search': '환자 검색',
       'tab.fleet': '장비 현황', 'conn.on': '실시간 연결', 'conn.off': '연결 끊김', logout: '로그아웃',
       'rooms.title': '진료실 선택', 'rooms.pick': '왼쪽에서 진료실을 선택하세요.',
+      wholeDept: '과 전체 보기/숨기기',
       'search.placeholder': '번호표, 이름 또는 등록번호', 'search.go': '검색',
       'col.ticket': '번호', 'col.name': '이름', 'col.reg': '등록번호', 'col.room': '진료실',
       'col.state': '상태', 'fleet.station': '스테이션', 'fleet.status': '상태',
@@ -43,6 +44,7 @@
       'app.title': 'Outpatient queues', 'tab.queues': 'Queues', 'tab.search': 'Patient search',
       'tab.fleet': 'Stations', 'conn.on': 'Live', 'conn.off': 'Disconnected', logout: 'Log out',
       'rooms.title': 'Rooms', 'rooms.pick': 'Pick a room on the left.',
+      wholeDept: 'Show or hide the whole department',
       'search.placeholder': 'Ticket number, name or registration number', 'search.go': 'Search',
       'col.ticket': 'No.', 'col.name': 'Name', 'col.reg': 'Reg. no.', 'col.room': 'Room',
       'col.state': 'State', 'fleet.station': 'Station', 'fleet.status': 'Status',
@@ -187,8 +189,10 @@
     }
     const groups = [];
     for (const d of depts.values()) {
+      const ids = d.rooms.map((r) => r.room_id);
       groups.push(el('div', { class: 'dept' },
-        el('div', { class: 'dept-name', text: tr(d.name) }),
+        el('button', { class: 'dept-name', type: 'button', text: tr(d.name), title: t('wholeDept'),
+          onclick: () => toggleRooms(ids) }),
         d.rooms.map((r) => {
           const snap = snaps[r.room_id];
           const n = snap ? snap.waiting.length : '';
@@ -200,6 +204,16 @@
         })));
     }
     list.replaceChildren(...groups);
+  }
+
+  function toggleRooms(ids) {
+    // A department click shows all its rooms, or hides them when all are shown.
+    const all = ids.every((id) => selected.has(id));
+    for (const id of ids) { if (all) selected.delete(id); else selected.add(id); }
+    localStorage.setItem('nfch.staff.rooms', JSON.stringify([...selected]));
+    renderSidebar();
+    renderBoards();
+    if (!all) for (const id of ids) loadNames(id);
   }
 
   function toggleRoom(roomId) {
