@@ -61,7 +61,7 @@ def _processes_mentioning(text: str) -> list[int]:
 @pytest.mark.timeout(120)
 def test_headless_run_checks_invariants_and_exits_0(tmp_path: Path) -> None:
     data = tmp_path / "demo"
-    proc = _demo(["--headless", "--duration", "12", "--data-dir", str(data), *FAST])
+    proc = _demo(["--headless", "--duration", "10", "--data-dir", str(data), *FAST])
     out, _ = proc.communicate(timeout=110)
     assert proc.returncode == 0, out
     assert "invariants held" in out
