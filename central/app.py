@@ -11,6 +11,7 @@ non-zero so systemd restarts it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
@@ -114,17 +115,22 @@ class Central:
         )
         app = build_app(ctx, max_body=cfg.api.max_body_bytes, authorizer=make_authorizer(auth))
         attach(app, ctx, auth, cfg.web)  # /auth, the staff dashboard, the phone page
-        runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, cfg.http.host, cfg.http.port)
-        await site.start()
-        server = site._server  # aiohttp exposes the bound port only here
-        sockets = getattr(server, "sockets", None) or []
-        self.http_port = sockets[0].getsockname()[1] if sockets else cfg.http.port
-        log.info("central.http_listening host=%s port=%s", cfg.http.host, self.http_port)
-        # WebSocket clients get every room's state at once, even before the broker answers.
-        await publisher.mark_all()
-        try:
+        async with contextlib.AsyncExitStack() as resources:
+            # Released in reverse order whatever happens: the database last.
+            resources.push_async_callback(self._close_database, engine)
+            if cards_worker is not None:
+                resources.push_async_callback(cards_worker.close)
+            runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=None)
+            await runner.setup()
+            resources.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, cfg.http.host, cfg.http.port)
+            await site.start()
+            server = site._server  # aiohttp exposes the bound port only here
+            sockets = getattr(server, "sockets", None) or []
+            self.http_port = sockets[0].getsockname()[1] if sockets else cfg.http.port
+            log.info("central.http_listening host=%s port=%s", cfg.http.host, self.http_port)
+            # WebSocket clients get every room's state at once, even before the broker answers.
+            await publisher.mark_all()
             async with asyncio.TaskGroup() as tg:
                 essential = [
                     tg.create_task(bridge.run_link(), name="mqtt"),
@@ -136,12 +142,11 @@ class Central:
                 self.ready.set()
                 await stop.wait()
                 await self._shutdown(bridge, publisher, runner, essential)
-        finally:
-            await runner.cleanup()
-            if cards_worker is not None:
-                await cards_worker.close()
-            await asyncio.to_thread(engine.close)
-            log.info("central.shutdown_step step=database_closed")
+
+    @staticmethod
+    async def _close_database(engine: Engine) -> None:
+        await asyncio.to_thread(engine.close)
+        log.info("central.shutdown_step step=database_closed")
 
     async def _shutdown(
         self,
