@@ -67,7 +67,8 @@ def staff_dashboard(cfg: WebConfig) -> str:
     body = f"""
 <header class="topbar">
   <div class="brand"><span class="brand-mark small" aria-hidden="true">+</span>
-    <span class="brand-name">{esc(cfg.site_name_ko)}</span>
+    <span class="brand-name" data-ko="{esc(cfg.site_name_ko)}"
+          data-en="{esc(cfg.site_name_en)}">{esc(cfg.site_name_ko)}</span>
     <span class="brand-app" data-i18n="app.title">외래 대기 관리</span></div>
   <nav class="tabs" role="tablist">
     <button class="tab active" data-tab="queues" data-i18n="tab.queues">대기열</button>

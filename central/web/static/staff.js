@@ -87,7 +87,10 @@
   };
 
   let lang = localStorage.getItem('nfch.staff.lang') || 'ko';
-  const t = (k) => (STR[lang] && STR[lang][k]) || STR.ko[k] || k;
+  const t = (k) => {
+    if (STR[lang] && k in STR[lang]) return STR[lang][k];
+    return k in STR.ko ? STR.ko[k] : k;
+  };
   const tr = (text) => (text ? (text[lang] || text.en || text.ko || '') : '');
   const stateName = (s) => (STATES[lang] && STATES[lang][s]) || s;
 
@@ -419,7 +422,10 @@
 
   // ------------------------------------------------------------------ patient drawer
 
+  let openVisit = null;
+
   async function openPatient(visitId) {
+    openVisit = visitId;
     const drawer = document.getElementById('drawer');
     const body = document.getElementById('drawer-body');
     try {
@@ -620,8 +626,13 @@
     applyI18n(STR[lang]);
     document.getElementById('lang-toggle').textContent = t('langToggle');
     if (me) document.getElementById('user-role').textContent = t('role_' + me.role);
+    const brand = document.querySelector('.brand-name');
+    brand.textContent = brand.dataset[lang] || brand.dataset.ko;
     renderSidebar();
     renderBoards();
+    if (openVisit && !document.getElementById('drawer').hidden) openPatient(openVisit);
+    if (!document.getElementById('tab-analytics').hidden) loadAnalytics();
+    if (!document.getElementById('tab-fleet').hidden) loadFleet();
   }
 
   function tick() {
@@ -639,7 +650,10 @@
       if (b.dataset.tab === 'analytics') b.hidden = !can('analytics.read');
     }
     document.getElementById('lang-toggle').addEventListener('click', () => setLang(lang === 'ko' ? 'en' : 'ko'));
-    document.getElementById('drawer-close').addEventListener('click', () => { document.getElementById('drawer').hidden = true; });
+    document.getElementById('drawer-close').addEventListener('click', () => {
+      document.getElementById('drawer').hidden = true;
+      openVisit = null;
+    });
     document.getElementById('user-form').addEventListener('submit', createUser);
     document.getElementById('search-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
