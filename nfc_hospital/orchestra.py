@@ -132,13 +132,16 @@ class Child:
         log.info("orchestra.started name=%s pid=%d", self.name, self.process.pid)
 
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.process is not None and not self._exited()
 
     def check_alive(self) -> None:
-        """Raise OrchestraError naming the child and the end of its log when it has exited."""
-        if self.process is not None and self.process.poll() is not None:
+        """Raise OrchestraError naming the child and the end of its log when it has exited.
+
+        The child is not reaped here (see `stop`)."""
+        status = self._exit_status()
+        if status is not None:
             raise OrchestraError(
-                f"{self.name} exited with status {self.process.returncode}; "
+                f"{self.name} exited with status {status}; "
                 f"last lines of {self.log_path}:\n{self.tail()}"
             )
 
@@ -150,25 +153,59 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> int | None:
-        """SIGTERM the child's process group, wait, SIGKILL the group if needed; exit code."""
+        """SIGTERM the child's process group, wait, SIGKILL the group if needed; exit code.
+
+        The child is reaped only after its group got a last SIGKILL for anything it left
+        behind: until then its PID (the group id) cannot be reused by another process, so no
+        stranger's group is ever signalled.
+        """
         proc = self.process
         if proc is None:
             return None
-        if proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                proc.wait(timeout=self.stop_timeout_s)
-            except subprocess.TimeoutExpired:
-                log.warning(
-                    "orchestra.kill name=%s pid=%d reason=stop_timeout", self.name, proc.pid
-                )
-                self._signal_group(signal.SIGKILL)
-                proc.wait(timeout=10)
-        # Anything the child left in its group (it should leave nothing) goes too.
-        self._signal_group(signal.SIGKILL)
+        if proc.returncode is None:  # not reaped yet: the group id is still ours
+            if not self._exited():
+                self._signal_group(signal.SIGTERM)
+                if not self._wait_exited(self.stop_timeout_s):
+                    log.warning(
+                        "orchestra.kill name=%s pid=%d reason=stop_timeout", self.name, proc.pid
+                    )
+                    self._signal_group(signal.SIGKILL)
+                    self._wait_exited(10.0)
+            self._signal_group(signal.SIGKILL)  # leftovers of the group, if any
+            proc.wait(timeout=10)
         self.exit_code = proc.returncode
         log.info("orchestra.stopped name=%s pid=%d status=%s", self.name, proc.pid, proc.returncode)
         return self.exit_code
+
+    def _exit_status(self) -> int | None:
+        """None while the child runs; else its status as Popen reports it (-N: signal N).
+        Leaves an exited child unreaped (a zombie) until `stop` waits for it."""
+        proc = self.process
+        if proc is None:
+            return None
+        if proc.returncode is not None:
+            return proc.returncode
+        try:
+            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return proc.poll()
+        if info is None:
+            return None
+        if info.si_code == os.CLD_EXITED:
+            return int(info.si_status)
+        return -int(info.si_status)
+
+    def _exited(self) -> bool:
+        """True once the child has exited (it stays unreaped, a zombie, until `wait`)."""
+        return self._exit_status() is not None
+
+    def _wait_exited(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not self._exited():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def _signal_group(self, sig: signal.Signals) -> None:
         assert self.process is not None
