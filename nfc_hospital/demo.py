@@ -565,6 +565,8 @@ class Demo:
         return self._sim_stop
 
     def _banner(self) -> None:
+        from central.sim.live import card_uid
+
         windows = "offscreen" if self.opts.headless or not self._has_display() else "windows"
         lines = [
             f"{self.prog}: running — broker {self.broker_name}, central {self.central_url}, "
@@ -584,7 +586,11 @@ class Demo:
             )
         lines.append(
             "  Tap a card yourself: nfc-hospital edge tap UID --config "
-            f"{self.workdir / STATIONS[0] / 'station.toml'}  (UIDs 04000000000001 ...)"
+            f"{self.workdir / STATIONS[0] / 'station.toml'}"
+        )
+        lines.append(
+            f"    the simulated patients' cards are {card_uid(1)} to "
+            f"{card_uid(self.opts.visits)} (hexadecimal)"
         )
         lines.append("  Ctrl-C stops everything.")
         for line in lines:
