@@ -13,8 +13,9 @@ from protocol.messages import CallAnnouncement, ReaderHealth
 
 STAFF = ("nurse", "reception", "admin")
 """Roles that may act on queues and visits (checked once auth lands, issue #7)."""
-VIEWERS = ("nurse", "reception", "admin", "technician")
-"""Roles that may read staff views (full names, audit)."""
+VIEWERS = ("nurse", "reception", "admin")
+"""Roles that may read staff views (full names, audit). Not technicians: they keep the fleet,
+events, dead letters and health, never patients' names (central.auth.roles)."""
 TECH = ("admin", "technician")
 """Roles that may read the fleet, events and dead letters."""
 
@@ -23,14 +24,15 @@ TECH = ("admin", "technician")
 
 
 class ActorBody(Model):
-    """Who does it. Until staff login lands (issue #7) the client names itself."""
+    """Who does it: the logged-in staff member, whatever `actor` says."""
 
     actor: str = Field(
         default="staff",
         min_length=1,
         max_length=64,
         pattern=r"^[^\x00-\x1f]+$",
-        description="Staff member or system doing the operation (written to the audit log).",
+        description="Ignored when the caller is logged in: the audit log records the token's "
+        "user name. Only the API alone without login (tests) writes this value.",
     )
 
 
