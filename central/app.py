@@ -26,6 +26,8 @@ from central.bridge.cards import CardsWorker
 from central.clock import Clock, SystemClock
 from central.config import CentralConfig
 from central.engine import Engine
+from central.enrolment import SERVICE_KEY as ENROLMENT_KEY
+from central.enrolment import EnrolmentService
 from central.site_key import load_site_key
 from central.web.site import attach
 from protocol.topics import Topics
@@ -115,6 +117,12 @@ class Central:
         )
         app = build_app(ctx, max_body=cfg.api.max_body_bytes, authorizer=make_authorizer(auth))
         attach(app, ctx, auth, cfg.web)  # /auth, the staff dashboard, the phone page
+        if cfg.enrolment is not None:
+            # Stations must get the topic root this server really uses.
+            settings = cfg.enrolment.model_copy(update={"topic_root": cfg.mqtt.topic_root})
+            app[ENROLMENT_KEY] = EnrolmentService(
+                engine.db, settings, site_key=engine.site_key, clock=engine.clock
+            )
         async with contextlib.AsyncExitStack() as resources:
             # Released in reverse order whatever happens: the database last.
             resources.push_async_callback(self._close_database, engine)

@@ -148,6 +148,38 @@ class ApiSettings(Model):
     )
 
 
+class EnrolmentSettings(Model):
+    """What central tells new stations and how long codes live (`[enrolment]`; kept here, not
+    in central.enrolment, so the config has no import cycle)."""
+
+    broker_host: str = Field(description="Broker host name or address as seen from stations.")
+    broker_port: int = Field(default=1883, ge=1, le=65535, description="Broker port for them.")
+    topic_root: str = Field(
+        default="nfch",
+        description="First topic level (the running server sends its own mqtt.topic_root).",
+    )
+    ca_file: Path | None = Field(
+        default=None, description="Hospital CA certificate (PEM) sent to stations: TLS on."
+    )
+    code_ttl_s: int = Field(
+        default=900, ge=60, le=7 * 24 * 3600, description="How long a code stays valid."
+    )
+    broker_dir: Path | None = Field(
+        default=None, description="Rewrite the broker's passwd/acl here after each change."
+    )
+    broker_pid_file: Path | None = Field(
+        default=None, description="Mosquitto's PID file: SIGHUP it after rewriting the files."
+    )
+    central_password_file: Path | None = Field(
+        default=None, description="Central's own broker password (needed with broker_dir)."
+    )
+    ca_key_file: Path | None = Field(
+        default=None,
+        description="The hospital CA's private key: central signs stations' client "
+        "certificates from their CSRs when set (with ca_file).",
+    )
+
+
 class CentralConfig(Model):
     """Everything `nfc-hospital central` reads."""
 
@@ -168,4 +200,9 @@ class CentralConfig(Model):
     )
     web: WebConfig = Field(
         default_factory=WebConfig, description="Staff dashboard and patients' phone page."
+    )
+    enrolment: EnrolmentSettings | None = Field(
+        default=None,
+        description="Station enrolment over the API (POST /api/v1/enrol); its routes answer 503 "
+        "`enrolment_off` until this section is set (it names the broker stations use).",
     )

@@ -55,7 +55,7 @@ from central.broker_config import (
     write_broker_config,
 )
 from central.clock import Clock, SystemClock
-from central.config import ENV_PREFIX, CentralConfig
+from central.config import ENV_PREFIX, CentralConfig, EnrolmentSettings
 from central.store.db import Database
 from central.store.schema import NAMING, UTCDateTime, stations
 from protocol.base import ID_PATTERN, LocalizedText, Model
@@ -144,34 +144,6 @@ class StationUnknown(EnrolmentError):
 
 # ---------------------------------------------------------------------------------------------
 # settings and the service
-
-
-class EnrolmentSettings(Model):
-    """What central tells new stations and how long codes live."""
-
-    broker_host: str = Field(description="Broker host name or address as seen from stations.")
-    broker_port: int = Field(default=1883, ge=1, le=65535, description="Broker port for them.")
-    topic_root: str = Field(default="nfch", description="First topic level.")
-    ca_file: Path | None = Field(
-        default=None, description="Hospital CA certificate (PEM) sent to stations: TLS on."
-    )
-    code_ttl_s: int = Field(
-        default=900, ge=60, le=7 * 24 * 3600, description="How long a code stays valid."
-    )
-    broker_dir: Path | None = Field(
-        default=None, description="Rewrite the broker's passwd/acl here after each change."
-    )
-    broker_pid_file: Path | None = Field(
-        default=None, description="Mosquitto's PID file: SIGHUP it after rewriting the files."
-    )
-    central_password_file: Path | None = Field(
-        default=None, description="Central's own broker password (needed with broker_dir)."
-    )
-    ca_key_file: Path | None = Field(
-        default=None,
-        description="The hospital CA's private key: central signs stations' client "
-        "certificates from their CSRs when set (with ca_file).",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +475,22 @@ class RevokedOut(Model):
 SERVICE_KEY: web.AppKey[EnrolmentService] = web.AppKey("enrolment")
 
 
+class EnrolmentOff(EnrolmentError):
+    """Central runs without an `[enrolment]` section: it cannot tell stations their broker."""
+
+    status = 503
+    reason = "enrolment_off"
+    message_ko = "이 서버에서는 스테이션 등록이 설정되지 않았습니다."
+    message_en = "Station enrolment is not configured on this server ([enrolment] section)."
+
+
+def _service(call: Call) -> EnrolmentService:
+    svc = call.request.app.get(SERVICE_KEY)
+    if svc is None:
+        raise EnrolmentOff("set [enrolment] broker_host in central's config", "config.enrolment")
+    return svc
+
+
 def enrolment_routes(registry: Registry) -> None:
     """Declare the enrolment routes on `registry`; the app needs `app[SERVICE_KEY]` set."""
 
@@ -518,7 +506,7 @@ def enrolment_routes(registry: Registry) -> None:
     )
     async def create_code(call: Call) -> CodeOut:
         """A code that enrols one station once, within `code_ttl_s`."""
-        svc = call.request.app[SERVICE_KEY]
+        svc = _service(call)
         b: CodeIn = call.body
         issued = await asyncio.to_thread(
             svc.create_code,
@@ -542,7 +530,7 @@ def enrolment_routes(registry: Registry) -> None:
     )
     async def enrol(call: Call) -> EnrolResponse:
         """Open to anyone holding a valid code; the code is the credential."""
-        svc = call.request.app[SERVICE_KEY]
+        svc = _service(call)
         response = await asyncio.to_thread(svc.exchange, call.body)
         await asyncio.to_thread(svc.sync_broker_quietly)
         return response
@@ -559,7 +547,7 @@ def enrolment_routes(registry: Registry) -> None:
     )
     async def leave(call: Call) -> LeaveResponse:
         """Open to a station that proves its identity with its own broker password."""
-        svc = call.request.app[SERVICE_KEY]
+        svc = _service(call)
         await asyncio.to_thread(svc.leave, call.body)
         await asyncio.to_thread(svc.sync_broker_quietly)
         return LeaveResponse(station_id=call.body.station_id)
@@ -576,7 +564,7 @@ def enrolment_routes(registry: Registry) -> None:
     )
     async def revoke(call: Call) -> RevokedOut:
         """The station can no longer log in to the broker once it reloads its files."""
-        svc = call.request.app[SERVICE_KEY]
+        svc = _service(call)
         sid = call.path["station_id"]
         await asyncio.to_thread(svc.revoke, sid)
         line = await asyncio.to_thread(svc.sync_broker_quietly)

@@ -31,6 +31,7 @@ from central.auth.http import actor_of
 from central.bridge.fleet import Fleet
 from central.bridge.publisher import ChangePublisher, SnapshotCache
 from central.engine import Engine, OpResult
+from central.enrolment import enrolment_routes
 from protocol.journey import Trigger
 from protocol.messages import DirectoryRooms, RoomQueueSnapshot
 from protocol.mqtt import MqttLink
@@ -415,6 +416,11 @@ async def list_dead_letters(call: Call) -> m.DeadLetterPage:
     return m.DeadLetterPage(
         items=items, next_after_id=items[-1].id if len(items) == q.limit else None
     )
+
+
+# Station enrolment (central.enrolment): code creation, the code exchange, leave, revoke. The
+# app sets `central.enrolment.SERVICE_KEY` when the config has an [enrolment] section.
+enrolment_routes(REGISTRY)
 
 
 @REGISTRY.route(

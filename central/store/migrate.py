@@ -23,7 +23,10 @@ _PG_LOCK_KEY = 0x6E666368  # "nfch"
 
 # Other parts of central keep their tables in their own MetaData but migrate through this one
 # Alembic history; autogenerate must see them or it would propose dropping them.
-OTHER_METADATA = (("central.auth.tables", "auth_metadata"),)
+OTHER_METADATA = (
+    ("central.auth.tables", "auth_metadata"),
+    ("central.enrolment", "enrolment_metadata"),
+)
 
 
 def all_metadata() -> list[MetaData]:
