@@ -147,11 +147,14 @@ def _table(
     for name, info in model.model_fields.items():
         models = _models_in(info.annotation)
         origin = typing.get_origin(info.annotation)
-        if models and origin is not list and len(models) == 1 and not _is_optional(info):
+        if models and origin is not list and len(models) == 1:
             section = getattr(defaults, name) if defaults is not None else None
             if section is None and not info.is_required():
                 section = _field_default(info)
-            subs.append(((*path, name), "", models[0], section))
+            # An optional section left out of the file is off: its keys then have no
+            # defaults to show beyond the model's own.
+            note = " (optional section)" if _is_optional(info) and section is None else ""
+            subs.append(((*path, name), note, models[0], section))
             continue
         if models and origin is list:
             for m in models:
@@ -210,8 +213,8 @@ def _section(
         out.extend(rows)
         out.append("")
     for sub_path, suffix, sub, sub_defaults in subs:
-        listed = bool(suffix)
-        title = f"`[{'.'.join(sub_path)}]`" if not listed else suffix.removeprefix(" — ")
+        listed = suffix.startswith(" — ")
+        title = suffix.removeprefix(" — ") if listed else f"`[{'.'.join(sub_path)}]`{suffix}"
         _section(
             out,
             sub,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from nfc_hospital import config_doc
 from nfc_hospital.protocol_cli import main as protocol_main
+from protocol.base import Model
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "configuration.md"
@@ -57,3 +58,26 @@ def test_check_mode_reports_a_stale_file(
     out.write_text(out.read_text().replace("Address to listen on.", "Old text."))
     assert protocol_main(["config-doc", "--output", str(out), "--check"]) == 1
     assert "out of date" in capsys.readouterr().err
+
+
+class _Inner(Model):
+    """A switchable feature."""
+
+    host: str = Field(description="Where it is.")
+    port: int = Field(default=1883, description="Its port.")
+
+
+class _Outer(Model):
+    """A daemon's config."""
+
+    name: str = Field(default="x", description="A name.")
+    feature: _Inner | None = Field(default=None, description="Off unless set.")
+
+
+def test_an_optional_section_lists_its_keys() -> None:
+    out: list[str] = []
+    config_doc._section(out, _Outer, (), "Demo", 2, "NFCH_T", defaults=_Outer())
+    text = "\n".join(out)
+    assert "### `[feature]` (optional section)" in text
+    assert "| `host` | string | *required* | Where it is. <br>env `NFCH_T__FEATURE__HOST` |" in text
+    assert "| `port` | integer | `1883` |" in text
