@@ -203,9 +203,10 @@ def _section(
     if intro:
         out.append(intro)
         out.append("")
-    doc = (model.__doc__ or "").strip().splitlines()
-    if doc:
-        out.append(doc[0])
+    # The docstring's first paragraph, on one line.
+    paragraph = (model.__doc__ or "").strip().split("\n\n")[0]
+    if paragraph:
+        out.append(" ".join(paragraph.split()))
         out.append("")
     if rows:
         out.append("| key | type | default | description |")
