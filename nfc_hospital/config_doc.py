@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 DEFAULT_OUTPUT = Path("docs/configuration.md")
+_PACKAGES_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,13 @@ def _default(info: FieldInfo, parent: BaseModel | None, name: str) -> str:
         value = value.value
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, Path) and value.is_absolute():
+        # A file shipped inside the package: its absolute path differs per checkout, so the
+        # document names it from the package root and stays the same everywhere.
+        try:
+            return f'`"{value.relative_to(_PACKAGES_ROOT)}"` (shipped with nfc-hospital)'
+        except ValueError:
+            pass
     if isinstance(value, str | Path):
         return f'`"{value}"`'
     if isinstance(value, BaseModel):

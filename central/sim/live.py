@@ -28,7 +28,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from central.auth.http import ACCESS_COOKIE
 from central.engine.loader import HospitalData, PatientIn, StepIn, VisitIn
 from central.sim.backend import Booking
 from central.sim.config import SimConfig
@@ -219,6 +218,9 @@ class LiveQueue:
             raise LiveError(f"{method} {url}: answer {status} is not JSON: {raw[:200]!r}") from None
 
     def _log_in(self) -> str:
+        # Imported here: only a run against a central with staff login needs the auth part.
+        from central.auth.http import ACCESS_COOKIE
+
         assert self._login is not None
         user, password = self._login
         cookies: dict[str, str] = {}

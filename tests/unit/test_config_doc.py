@@ -32,6 +32,7 @@ def _leaf_keys(model: type[BaseModel]) -> set[str]:
 
 def test_every_key_of_every_daemon_is_documented() -> None:
     text = config_doc.render()
+    assert str(REPO) not in text  # the same document from any checkout
     for daemon in config_doc.daemons():
         assert f"`{daemon.command}`" in text
         for name in _leaf_keys(daemon.model):
@@ -71,6 +72,9 @@ class _Outer(Model):
     """A daemon's config."""
 
     name: str = Field(default="x", description="A name.")
+    shipped: Path = Field(
+        default=Path(config_doc.__file__).resolve(), description="A file in the package."
+    )
     feature: _Inner | None = Field(default=None, description="Off unless set.")
 
 
@@ -81,3 +85,6 @@ def test_an_optional_section_lists_its_keys() -> None:
     assert "### `[feature]` (optional section)" in text
     assert "| `host` | string | *required* | Where it is. <br>env `NFCH_T__FEATURE__HOST` |" in text
     assert "| `port` | integer | `1883` |" in text
+    # No checkout's absolute path in the document.
+    assert '`"nfc_hospital/config_doc.py"` (shipped with nfc-hospital)' in text
+    assert str(REPO) not in text
