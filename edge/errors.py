@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class EdgeError(Exception):
     """Base class of every error the station daemon raises on purpose."""
@@ -19,6 +21,12 @@ class DiskFullError(StoreError):
     """The station database is out of space: the tap was refused, nothing was recorded."""
 
     http_status = 507
+
+
+class CorruptDatabaseError(StoreError):
+    """The station database file is damaged (not a database, or `PRAGMA quick_check` fails)."""
+
+    moved_to: Path | None = None  # where the damaged file was moved aside, if it was
 
 
 class SchemaTooNewError(StoreError):

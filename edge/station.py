@@ -27,7 +27,7 @@ from edge.metrics import (
     TAPS,
 )
 from edge.readers.base import CardRead, ReadFailure, ReadResult
-from edge.store.db import OutboxRow, StationStore, TapWrite
+from edge.store.db import SEQ_UNVERIFIED, OutboxRow, StationStore, TapWrite
 from protocol.codec import decode, decode_directory, encode
 from protocol.errors import ClockSkewError, DecodeError
 from protocol.hlc import HLCTimestamp, HybridLogicalClock
@@ -84,6 +84,11 @@ class Station:
         self.clock_offset_ms: int | None = None
         self.alarms: set[str] = set()
         self._screen_seq = 0
+        if store.recovery is not None:
+            # Shown in the status until the daemon restarts; the log and the file aside stay.
+            self.alarms.add("db_recovered")
+            if store.recovery.salvage_error is not None:
+                self.alarms.add("db_salvage_failed")
         self._load()
         self.feed = feed or ScreenFeed(self.idle_screen())
 
@@ -114,6 +119,7 @@ class Station:
         self.cache.blocks = store.lease_blocks()
         self.cache.local = {c.station_seq: c for c in store.local_checkins()}
         self.acked_through = store.acked_through()
+        self.seq_unverified = store.get_meta(SEQ_UNVERIFIED) is not None
         self.outbox_depth = store.outbox_depth()
         self._oldest_unacked = store.oldest_unacked_created_at()
         self._update_gauges()
@@ -396,11 +402,19 @@ class Station:
             log.warning("sync.central_clock_ahead station=%s error=%s", self.station_id, e)
         highest = self.next_seq - 1
         through = ack.acked_through
-        if through > highest:
+        # After a recovery that lost the seq counter, even an ack within our seqs may be
+        # central's old watermark (it keeps its own event under a reused seq and drops ours),
+        # so the first ack moves what we sent above it. Resending an event central did store
+        # is harmless: it dedups on event_id.
+        unverified = self.seq_unverified and through > self.acked_through
+        if through > highest or unverified:
             # Central has seen seqs this database never wrote (a wiped or restored station):
             # central would take our unacked events for duplicates of its old ones, so they
             # move above its watermark, and new events follow them.
             self.next_seq = self.store.renumber_unacked(through, self.acked_through)
+            if self.seq_unverified:
+                self.store.delete_meta(SEQ_UNVERIFIED)
+                self.seq_unverified = False
             self.cache.local = {c.station_seq: c for c in self.store.local_checkins()}
             log.warning(
                 "sync.seq_behind_central station=%s acked_through=%d next_seq=%d",

@@ -2,26 +2,32 @@
 
 WAL with `synchronous=FULL`: a committed tap survives a power cut, and readers (the sender,
 `/metrics`) never block the tap path. Only card hashes and masked names are ever written here.
+A file found corrupt at open (not a database, or `PRAGMA quick_check` fails) is moved aside as
+`<name>.corrupt-<UTC time>`, its unsent outbox salvaged read-only, and a fresh file started.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlite_utils
 
-from edge.errors import DiskFullError, SchemaTooNewError, StoreError
+from edge.errors import CorruptDatabaseError, DiskFullError, SchemaTooNewError, StoreError
 from edge.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from protocol.messages import Lease
 
 log = logging.getLogger(__name__)
+
+# Meta key set after a recovery that lost the station's seq counter: see Station.apply_ack.
+SEQ_UNVERIFIED = "seq_unverified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,22 +88,227 @@ def _is_full(error: sqlite3.Error) -> bool:
     return code == sqlite3.SQLITE_FULL or "full" in str(error).lower()
 
 
+def _is_corrupt(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _open(path: Path, *, move_corrupt: bool) -> sqlite3.Connection:
+    """Connect, set WAL + FULL sync, and run `PRAGMA quick_check`.
+
+    Raises CorruptDatabaseError for a damaged file (moved aside first when `move_corrupt`:
+    its `moved_to` says where), StoreError for anything else (a file that cannot be opened
+    for other reasons is not moved: it may be fine).
+    """
+    try:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a tap is one transaction.
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as e:
+        raise StoreError(f"{path}: cannot open the station database: {e}") from e
+    reason: str | None = None
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            reason = f"quick_check: {'; '.join(problems)}"
+    except sqlite3.Error as e:
+        if not _is_corrupt(e):
+            conn.close()
+            raise StoreError(f"{path}: cannot open the station database: {e}") from e
+        reason = str(e)
+    if reason is None:
+        return conn
+    # Moved while still open: closing the last connection deletes the -wal and -shm it finds
+    # under the database's name, and the WAL may hold the newest unsent events.
+    moved_to = _move_aside(path) if move_corrupt else None
+    conn.close()
+    error = CorruptDatabaseError(f"{path}: the station database is corrupt: {reason}")
+    error.moved_to = moved_to
+    raise error
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename the database and its -wal/-shm to `<name>.corrupt-<UTC timestamp>[-wal|-shm]`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    # The -wal goes first: a stale WAL next to a fresh database would be replayed into it.
+    for suffix in ("-wal", "-shm", ""):
+        src = path.with_name(path.name + suffix)
+        if src.exists():
+            os.replace(src, aside.with_name(aside.name + suffix))
+    return aside
+
+
+@dataclass
+class Salvage:
+    """What could still be read from a corrupt database moved aside."""
+
+    outbox: list[OutboxRow] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    blocks: list[tuple[str, str, str, int, int, int]] = field(default_factory=list)
+    local: list[tuple[object, ...]] = field(default_factory=list)
+    error: str | None = None
+
+
+_SALVAGED_META = ("next_seq", "last_hlc", "acked_through", "service_day")
+
+
+def _salvage(aside: Path) -> Salvage:
+    """Read the unsent outbox (and the little state that keeps it valid) from `aside`, read-only.
+
+    The outbox is all or nothing; meta, lease blocks and local check-ins are best effort.
+    """
+    out = Salvage()
+    try:
+        conn = sqlite3.connect(f"{aside.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        out.error = f"cannot open read-only: {e}"
+        return out
+    try:
+        rows = conn.execute(
+            # NOT INDEXED: a table scan does not depend on a (possibly damaged) index.
+            "SELECT station_seq, event_id, kind, payload, created_at FROM outbox NOT INDEXED "
+            "WHERE acked = 0 ORDER BY station_seq"
+        ).fetchall()
+        out.outbox = [
+            OutboxRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4])) for r in rows
+        ]
+    except (sqlite3.Error, TypeError, ValueError) as e:
+        out.error = f"cannot read the outbox: {e}"
+        conn.close()
+        return out
+    try:
+        for key, value in conn.execute("SELECT key, value FROM meta").fetchall():
+            if key in _SALVAGED_META and value is not None:
+                out.meta[str(key)] = str(value)
+    except sqlite3.Error as e:
+        log.warning("store.salvage_meta_failed path=%s error=%s", aside, e)
+    try:
+        out.blocks = [
+            (str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5]))
+            for r in conn.execute(
+                "SELECT lease_id, room_id, service_day, first, last, next_number FROM lease_blocks"
+            ).fetchall()
+        ]
+    except (sqlite3.Error, TypeError, ValueError) as e:
+        log.warning("store.salvage_leases_failed path=%s error=%s", aside, e)
+    seqs = {r.station_seq for r in out.outbox}
+    try:
+        out.local = [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT station_seq, visit_id, card_hash, room_id, step_index, service_day, "
+                "ticket_number, priority, hlc FROM local_checkins"
+            ).fetchall()
+            if r[0] in seqs
+        ]
+    except sqlite3.Error as e:
+        log.warning("store.salvage_local_checkins_failed path=%s error=%s", aside, e)
+    conn.close()
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A corrupt database was moved aside at open and a fresh one started."""
+
+    moved_to: Path
+    reason: str
+    salvaged: int  # unsent outbox events carried over into the fresh database
+    salvage_error: str | None  # why the old outbox could not be read; None when it was
+
+
 class StationStore:
     """The station database. One instance per process; not shared across threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, recover_corrupt: bool = True) -> None:
         self.path = path
+        self.recovery: Recovery | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
+        salvage: Salvage | None = None
         try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a tap is one transaction.
-            self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.execute("PRAGMA busy_timeout=5000")
-        except sqlite3.Error as e:
-            raise StoreError(f"{path}: cannot open the station database: {e}") from e
+            self.conn = _open(path, move_corrupt=recover_corrupt)
+        except CorruptDatabaseError as e:
+            if e.moved_to is None:
+                raise
+            # A station that cannot open its database would be restarted by systemd forever:
+            # the damaged file is kept for a technician, what can still be read is carried
+            # over, and central's retained documents fill the fresh cache again.
+            salvage = _salvage(e.moved_to)
+            self.recovery = Recovery(
+                moved_to=e.moved_to,
+                reason=str(e),
+                salvaged=len(salvage.outbox),
+                salvage_error=salvage.error,
+            )
+            self.conn = _open(path, move_corrupt=False)
         self.db = sqlite_utils.Database(self.conn)
         self.migrate()
+        if salvage is not None:
+            self._restore(salvage)
+            self._log_recovery()
+
+    def _restore(self, salvage: Salvage) -> None:
+        """Write what was salvaged into the fresh database, in one transaction.
+
+        Events keep their event_id (central dedups on it) and their seq; if central has seen
+        those seqs already, `renumber_unacked` moves them above its watermark on the first ack.
+        """
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO outbox(station_seq, event_id, kind, payload, created_at, acked) "
+                "VALUES (?, ?, ?, ?, ?, 0)",
+                [
+                    (e.station_seq, e.event_id, e.kind, e.payload, e.created_at)
+                    for e in salvage.outbox
+                ],
+            )
+            for key, value in salvage.meta.items():
+                self._set_meta(key, value)
+            # Without lease_version the retained lease applies again, and a block held here
+            # keeps its next number: numbers issued before the corruption stay issued.
+            self.conn.executemany(
+                "INSERT INTO lease_blocks(lease_id, room_id, service_day, first, last, "
+                "next_number) VALUES (?, ?, ?, ?, ?, ?)",
+                salvage.blocks,
+            )
+            self.conn.executemany(
+                "INSERT INTO local_checkins(station_seq, visit_id, card_hash, room_id, "
+                "step_index, service_day, ticket_number, priority, hlc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                salvage.local,
+            )
+            highest = max((e.station_seq for e in salvage.outbox), default=0)
+            stored = salvage.meta.get("next_seq")
+            self._set_meta("next_seq", str(max(highest + 1, int(stored) if stored else 1)))
+            if stored is None:
+                # Central may hold seqs above ours: new events would reuse them and central
+                # would take them for its old ones. The first ack tells (see Station.apply_ack).
+                self._set_meta(SEQ_UNVERIFIED, "1")
+
+    def _log_recovery(self) -> None:
+        r = self.recovery
+        assert r is not None
+        log.error(
+            "store.corrupt_moved_aside path=%s moved_to=%s reason=%s",
+            self.path,
+            r.moved_to,
+            r.reason,
+        )
+        if r.salvage_error is not None:
+            log.error(
+                "store.salvage_failed moved_to=%s unsent_events=lost error=%s",
+                r.moved_to,
+                r.salvage_error,
+            )
+        else:
+            log.warning("store.salvaged moved_to=%s events=%d", r.moved_to, r.salvaged)
 
     # --- schema -----------------------------------------------------------------------------
 
@@ -164,6 +375,11 @@ class StationStore:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def delete_meta(self, key: str) -> None:
+        """Remove one meta value in its own transaction."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def set_meta(self, key: str, value: str) -> None:
         """Write one meta value in its own transaction."""
@@ -266,22 +482,41 @@ class StationStore:
                 "WHERE station_seq > ? AND acked = 0 ORDER BY station_seq",
                 (local_acked,),
             ).fetchall()
+            moved: dict[int, int] = {}
             next_seq = central_through + 1
+            new_rows = []
             for old_seq, event_id, kind, payload, created_at in rows:
                 doc = json.loads(payload)
                 doc["station_seq"] = next_seq
-                self.conn.execute("DELETE FROM outbox WHERE station_seq = ?", (old_seq,))
-                # New seqs are above every stored one (central_through > our highest seq).
-                self.conn.execute(
-                    "INSERT INTO outbox(station_seq, event_id, kind, payload, created_at, acked) "
-                    "VALUES (?, ?, ?, ?, ?, 0)",
-                    (next_seq, event_id, kind, json.dumps(doc, separators=(",", ":")), created_at),
+                new_rows.append(
+                    (next_seq, event_id, kind, json.dumps(doc, separators=(",", ":")), created_at)
                 )
-                self.conn.execute(
-                    "UPDATE local_checkins SET station_seq = ? WHERE station_seq = ?",
-                    (next_seq, old_seq),
-                )
+                moved[int(old_seq)] = next_seq
                 next_seq += 1
+            # Old and new ranges may overlap (after a recovery central_through can be below our
+            # highest seq): delete every moved row first, then insert, so no key collides.
+            self.conn.executemany(
+                "DELETE FROM outbox WHERE station_seq = ?", [(old,) for old in moved]
+            )
+            self.conn.executemany(
+                "INSERT INTO outbox(station_seq, event_id, kind, payload, created_at, acked) "
+                "VALUES (?, ?, ?, ?, ?, 0)",
+                new_rows,
+            )
+            local = self.conn.execute(
+                "SELECT station_seq, visit_id, card_hash, room_id, step_index, service_day, "
+                "ticket_number, priority, hlc FROM local_checkins"
+            ).fetchall()
+            local = [r for r in local if r[0] in moved]
+            self.conn.executemany(
+                "DELETE FROM local_checkins WHERE station_seq = ?", [(r[0],) for r in local]
+            )
+            self.conn.executemany(
+                "INSERT INTO local_checkins(station_seq, visit_id, card_hash, room_id, "
+                "step_index, service_day, ticket_number, priority, hlc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(moved[r[0]], *r[1:]) for r in local],
+            )
             self._set_meta("next_seq", str(next_seq))
             self._set_meta("acked_through", str(central_through))
         return next_seq

@@ -41,11 +41,6 @@ async def _tap_until(daemon: DaemonProcess, card: str, kind: str, limit_s: float
     raise AssertionError(f"tap of {card} never showed {kind}: {body}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge: a corrupt station.sqlite3 makes the daemon exit at start (StoreError 'file "
-    "is not a database') instead of moving it aside and re-syncing from central",
-)
 async def test_corrupt_station_database_is_moved_aside_and_resynced(tmp_path, broker, topics):
     central = FakeCentral(broker.port, topics)
     daemon = DaemonProcess(tmp_path, broker.port, topics.root, log={"level": "INFO"})

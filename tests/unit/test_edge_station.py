@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -353,3 +354,64 @@ def test_an_ack_beyond_our_seqs_moves_unacked_events_above_it(tmp_path):
     assert st.store.all_events()[-1].station_seq == 54
     batch = decode(EventBatch, build_batch("st-1", "2026-11-27T01:00:00+00:00", rows))
     assert [e.station_seq for e in batch.events] == [51, 52, 53]
+
+
+def _ack(through: int) -> Ack:
+    return Ack(
+        station_id="st-1",
+        acked_through=through,
+        central_time=datetime(2026, 11, 27, 1, 0, tzinfo=UTC),
+        central_hlc="001795741200500.000000.central",
+    )
+
+
+def test_after_a_lost_database_the_first_ack_moves_new_events_above_centrals_seqs(tmp_path):
+    # The station's file was garbled: nothing salvaged, the seq counter is lost. Central
+    # holds seq 1 of the old database, so our new seq 1 looks like its old event to it.
+    path = tmp_path / "st.sqlite3"
+    path.write_bytes(b"\x5a" * 8192)
+    store = StationStore(path)
+    st = Station("st-1", store, SITE_KEY, location_node="st-1", wall=Clock())
+    assert st.alarms == {"db_recovered", "db_salvage_failed"}
+    for doc in (rooms(), config(), routes(), cards(20)):
+        st.apply_directory(doc, encode(doc).decode())
+    st.apply_lease(lease("st-1", 1, [("l1", "xray-1", 101, 110)]))
+    assert tap(st, 1).kind == "checked_in"
+    event_id = st.store.all_events()[0].event_id
+    # Central answers with its old watermark, which covers our seq 1: not settled, moved.
+    assert st.apply_ack(_ack(1)) == 0
+    rows = st.store.unacked(0, 10)
+    assert [(r.station_seq, r.event_id) for r in rows] == [(2, event_id)]
+    assert json.loads(rows[0].payload)["station_seq"] == 2
+    assert sorted(st.cache.local) == [2]
+    # From now on acks are trusted as usual, also after a restart.
+    assert st.apply_ack(_ack(2)) == 1
+    st.store.close()
+    again = Station("st-1", StationStore(path), SITE_KEY, wall=Clock())
+    assert again.alarms == set()
+    assert not again.seq_unverified
+    assert again.next_seq == 3
+
+
+def test_a_salvaged_outbox_keeps_its_seqs_and_acks_settle_normally(tmp_path):
+    path = tmp_path / "st.sqlite3"
+    st = make_station(tmp_path)
+    tap(st, 1)
+    tap(st, 2)
+    st.store.close()
+    # Damage a page the outbox does not use: the cached directory (central sends it again).
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'directory'").fetchone()
+    conn.close()
+    with path.open("r+b") as f:
+        f.seek((root[0] - 1) * page_size)
+        f.write(b"\x5a" * page_size)
+    st = Station("st-1", StationStore(path), SITE_KEY, wall=Clock())
+    assert st.alarms == {"db_recovered"}
+    assert not st.seq_unverified
+    assert [r.station_seq for r in st.store.unacked(0, 10)] == [1, 2]
+    assert st.next_seq == 3
+    assert st.cache.cards == {}
+    assert st.apply_ack(_ack(1)) == 1
+    assert [r.station_seq for r in st.store.unacked(0, 10)] == [2]

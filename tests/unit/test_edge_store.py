@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 
 import pytest
 
-from edge.errors import SchemaTooNewError
+from edge.errors import CorruptDatabaseError, SchemaTooNewError, StoreError
 from edge.store import SCHEMA_VERSION, StationStore
-from edge.store.db import OutboxRow, TapWrite
+from edge.store.db import SEQ_UNVERIFIED, LocalCheckIn, OutboxRow, TapWrite
 
 # The schema as the first released daemon wrote it (schema v1), frozen here on purpose:
 # it must not follow later edits of edge/store/migrations.py.
@@ -88,3 +89,115 @@ def test_a_failed_tap_write_leaves_nothing_half_written(sqlite_path):
         store.record_tap(TapWrite(events=[row], last_hlc="h2", next_seq=3))
     assert store.get_meta("last_hlc") == "h1"
     assert store.get_meta("next_seq") == "2"
+
+
+# --- a corrupt database is moved aside, salvaged and replaced --------------------------------
+
+
+def _station_db(path) -> StationStore:
+    """A store with two acked and two unsent events, a used lease block and local check-ins."""
+    store = StationStore(path)
+    for seq in (1, 2, 3, 4):
+        store.record_tap(
+            TapWrite(
+                events=[OutboxRow(seq, f"e{seq}", "check_in", f'{{"station_seq":{seq}}}', 1.0)],
+                last_hlc=f"h{seq}",
+                next_seq=seq + 1,
+                local_checkin=LocalCheckIn(
+                    seq, f"v{seq}", f"c{seq}", "xray-1", 0, date(2026, 11, 27), 100 + seq, 5, "h"
+                ),
+            )
+        )
+    store.conn.execute(
+        "INSERT INTO lease_blocks VALUES ('l1', 'xray-1', '2026-11-27', 101, 150, 105)"
+    )
+    store.conn.execute("INSERT INTO meta VALUES ('lease_version', '3')")
+    store.settle(2, {})
+    for i in range(200):  # enough rows for the snapshots table to own pages of its own
+        store.put_versioned("room_snapshots", f"room-{i}", 1, "x" * 200)
+    store.close()
+    return store
+
+
+def _garble_table(path, table: str) -> None:
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    conn.close()
+    with open(path, "r+b") as f:
+        f.seek((root[0] - 1) * page_size)
+        f.write(b"\x5a" * page_size)
+
+
+def test_a_garbled_file_is_moved_aside_and_a_fresh_database_starts(sqlite_path):
+    _station_db(sqlite_path)
+    wal = sqlite_path.with_name(sqlite_path.name + "-wal")
+    wal.write_bytes(b"not a wal")  # left by a crash: must go aside with the file
+    with open(sqlite_path, "r+b") as f:
+        f.write(b"\x5a" * 8192)
+    store = StationStore(sqlite_path)
+    r = store.recovery
+    assert r is not None
+    assert "not a database" in r.reason
+    assert r.moved_to.name.startswith(sqlite_path.name + ".corrupt-")
+    assert r.moved_to.exists()
+    assert r.moved_to.with_name(r.moved_to.name + "-wal").exists()
+    assert r.salvaged == 0
+    assert r.salvage_error is not None
+    # Fresh and usable; the seq counter is unknown, so the first ack must decide.
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.all_events() == []
+    assert store.lease_blocks() == []
+    assert store.get_meta(SEQ_UNVERIFIED) == "1"
+    store.close()
+    # The next start opens the fresh file normally.
+    again = StationStore(sqlite_path)
+    assert again.recovery is None
+
+
+def test_a_damaged_page_is_found_by_quick_check_and_the_outbox_salvaged(sqlite_path, caplog):
+    _station_db(sqlite_path)
+    _garble_table(sqlite_path, "room_snapshots")
+    with pytest.raises(CorruptDatabaseError, match="corrupt"):
+        StationStore(sqlite_path, recover_corrupt=False)
+    store = StationStore(sqlite_path)
+    r = store.recovery
+    assert r is not None
+    assert r.salvage_error is None
+    assert r.salvaged == 2
+    # Unsent events keep their seq and event_id (central dedups on it); acked ones are gone.
+    assert [(e.station_seq, e.event_id) for e in store.unacked(0, 10)] == [(3, "e3"), (4, "e4")]
+    assert [c.station_seq for c in store.local_checkins()] == [3, 4]
+    assert store.max_seq() == 4
+    assert store.acked_through() == 2
+    assert store.get_meta("last_hlc") == "h4"
+    assert store.get_meta(SEQ_UNVERIFIED) is None
+    # The lease block keeps its next number; the retained lease applies again over it.
+    assert [(b.lease_id, b.next_number) for b in store.lease_blocks()] == [("l1", 105)]
+    assert store.get_meta("lease_version") is None
+    assert store.load_versioned("room_snapshots") == {}
+    assert "store.corrupt_moved_aside" in caplog.text
+    assert "store.salvaged" in caplog.text
+
+
+def test_an_unreadable_outbox_is_reported_not_half_salvaged(sqlite_path, caplog):
+    _station_db(sqlite_path)
+    _garble_table(sqlite_path, "outbox")
+    store = StationStore(sqlite_path)
+    r = store.recovery
+    assert r is not None
+    assert r.salvaged == 0
+    assert r.salvage_error is not None
+    assert "outbox" in r.salvage_error
+    assert store.all_events() == []
+    assert store.get_meta(SEQ_UNVERIFIED) == "1"
+    assert "store.salvage_failed" in caplog.text
+
+
+def test_a_file_that_cannot_be_opened_for_other_reasons_is_not_moved(tmp_path):
+    path = tmp_path / "station.sqlite3"
+    path.mkdir()  # a directory where the file should be: not corruption
+    with pytest.raises(StoreError, match="cannot open") as info:
+        StationStore(path)
+    assert not isinstance(info.value, CorruptDatabaseError)
+    assert [p.name for p in tmp_path.iterdir()] == ["station.sqlite3"]
