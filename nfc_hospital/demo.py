@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import sqlite3
 import sys
@@ -167,7 +168,8 @@ class Demo:
         self.sim_thread: threading.Thread | None = None
         self.sim_error: BaseException | None = None
         self.sim_done = threading.Event()
-        self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self._temp: Path | None = None
+        """The temporary working folder this run made (removed at the end unless it failed)."""
 
     # ------------------------------------------------------------------ run
 
@@ -185,6 +187,9 @@ class Demo:
                 return 130 if self.signal_name == "SIGINT" else 143
             except (OrchestraError, OSError, ValueError) as e:
                 _say(f"{self.prog}: could not start: {e}")
+                return 1
+            except Exception as e:  # anything else from a part: said plainly, logs kept
+                _say(f"{self.prog}: could not start: {e!r}")
                 return 1
             ended_by = self._watch()
             results = Results()
@@ -230,8 +235,8 @@ class Demo:
 
     def _prepare_workdir(self) -> None:
         if self.opts.data_dir is None:
-            self._temp = tempfile.TemporaryDirectory(prefix="nfch-demo-")
-            self.workdir = Path(self._temp.name)
+            self._temp = Path(tempfile.mkdtemp(prefix="nfch-demo-"))
+            self.workdir = self._temp
         else:
             self.workdir = self.opts.data_dir.resolve()
             if self.workdir.exists() and any(self.workdir.iterdir()):
@@ -243,10 +248,9 @@ class Demo:
         if self._temp is None:
             return
         if ok:
-            self._temp.cleanup()
+            shutil.rmtree(self._temp, ignore_errors=True)
         else:
             _say(f"{self.prog}: logs kept in {self.workdir}")
-            self._temp._finalizer.detach()  # type: ignore[attr-defined]  # keep it
 
     def _start_all(self) -> None:
         from central.config import CentralConfig
