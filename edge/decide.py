@@ -7,6 +7,8 @@ and what to show. The station then writes the event durably and only then shows 
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
@@ -48,6 +50,106 @@ class Stamp:
     wall_time: datetime
 
 
+class LocalCheckIns(Mapping[int, LocalCheckIn]):
+    """Local check-ins by station_seq, indexed so a tap never scans them all.
+
+    A long outage piles up thousands of them; the position estimate counts those ahead per
+    (room, day, priority) with a bisect over sorted seqs, and a repeat tap finds its own
+    by visit. Mutate only through `add`, `pop` and `replace`.
+    """
+
+    def __init__(self, items: Iterable[LocalCheckIn] = ()) -> None:
+        self._by_seq: dict[int, LocalCheckIn] = {}
+        self._by_visit: dict[str, dict[int, LocalCheckIn]] = {}
+        # (room_id, service_day) -> priority -> sorted station_seqs
+        self._seqs: dict[tuple[str, date], dict[int, list[int]]] = {}
+        self.replace(items)
+
+    def __getitem__(self, seq: int) -> LocalCheckIn:
+        return self._by_seq[seq]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._by_seq)
+
+    def __len__(self) -> int:
+        return len(self._by_seq)
+
+    def add(self, c: LocalCheckIn) -> None:
+        """Index `c` (replacing a check-in with the same seq)."""
+        self.pop(c.station_seq, None)
+        self._by_seq[c.station_seq] = c
+        self._by_visit.setdefault(c.visit_id, {})[c.station_seq] = c
+        by_priority = self._seqs.setdefault((c.room_id, c.service_day), {})
+        insort(by_priority.setdefault(c.priority, []), c.station_seq)
+
+    def pop(self, seq: int, default: LocalCheckIn | None = None) -> LocalCheckIn | None:
+        """Remove and return the check-in with `seq` (`default` when there is none)."""
+        c = self._by_seq.pop(seq, None)
+        if c is None:
+            return default
+        visits = self._by_visit[c.visit_id]
+        del visits[seq]
+        if not visits:
+            del self._by_visit[c.visit_id]
+        key = (c.room_id, c.service_day)
+        by_priority = self._seqs[key]
+        seqs = by_priority[c.priority]
+        del seqs[bisect_left(seqs, seq)]
+        if not seqs:
+            del by_priority[c.priority]
+            if not by_priority:
+                del self._seqs[key]
+        return c
+
+    def replace(self, items: Iterable[LocalCheckIn]) -> None:
+        """Drop everything and index `items` instead (after seqs were renumbered)."""
+        self._by_seq.clear()
+        self._by_visit.clear()
+        self._seqs.clear()
+        for c in items:
+            self.add(c)
+
+    def of_visit(self, visit_id: str) -> list[LocalCheckIn]:
+        """The visit's local check-ins, oldest first."""
+        return list(self._by_visit.get(visit_id, {}).values())
+
+    def room_ids(self) -> set[str]:
+        """Rooms with at least one local check-in."""
+        return {room_id for room_id, _day in self._seqs}
+
+    def count_ahead(
+        self,
+        room_id: str,
+        day: date | None,
+        priority: int,
+        before_seq: int | None,
+        shown: set[str],
+    ) -> int:
+        """Check-ins in `room_id` on `day` of `priority` or more urgent, earlier than
+        `before_seq` (all when None), whose visit is not in `shown` (central's snapshot).
+        """
+        if day is None:
+            return 0
+        by_priority = self._seqs.get((room_id, day))
+        if not by_priority:
+            return 0
+        ahead = 0
+        for p, seqs in by_priority.items():  # at most 10 priority classes
+            if p <= priority:
+                ahead += len(seqs) if before_seq is None else bisect_left(seqs, before_seq)
+        # A snapshot is bounded by the room's queue, not by the outage: walk its visits.
+        for visit in shown:
+            for seq, c in self._by_visit.get(visit, {}).items():
+                if (
+                    c.room_id == room_id
+                    and c.service_day == day
+                    and c.priority <= priority
+                    and (before_seq is None or seq < before_seq)
+                ):
+                    ahead -= 1
+        return ahead
+
+
 @dataclass
 class StationCache:
     """The station's in-memory copy of what central published, plus local check-ins."""
@@ -60,7 +162,7 @@ class StationCache:
     versions: dict[str, int] = field(default_factory=dict)
     snapshots: dict[str, RoomQueueSnapshot] = field(default_factory=dict)
     blocks: list[LeaseBlockRow] = field(default_factory=list)
-    local: dict[int, LocalCheckIn] = field(default_factory=dict)
+    local: LocalCheckIns = field(default_factory=LocalCheckIns)
     lease_requested: set[str] = field(default_factory=set)
     fallback_day: date | None = None
 
@@ -173,16 +275,7 @@ def estimate_position(
     ahead = 0
     if snap is not None:
         ahead += sum(1 for e in snap.waiting if e.priority <= priority)
-    for seq, c in cache.local.items():
-        if before_seq is not None and seq >= before_seq:
-            continue
-        if (
-            c.room_id == room_id
-            and c.service_day == cache.service_day
-            and c.visit_id not in shown
-            and c.priority <= priority
-        ):
-            ahead += 1
+    ahead += cache.local.count_ahead(room_id, cache.service_day, priority, before_seq, shown)
     per = _per_person_s(cache, room_id)
     return ahead + 1, (ahead * per if per else None)
 
@@ -303,9 +396,11 @@ def decide(
         )
 
     # REGISTERED (or NO_SHOW): checked in here already, and central has not caught up yet?
-    for seq, c in cache.local.items():
-        if c.visit_id == visit and c.step_index == entry.current_step and c.service_day == day:
-            position, wait = estimate_position(cache, room_id, entry.priority, before_seq=seq)
+    for c in cache.local.of_visit(visit):
+        if c.step_index == entry.current_step and c.service_day == day:
+            position, wait = estimate_position(
+                cache, room_id, entry.priority, before_seq=c.station_seq
+            )
             return Decision(
                 events=[_tap(stamp, card_hash, visit, "already_waiting")],
                 screen="already_waiting",

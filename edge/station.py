@@ -117,7 +117,7 @@ class Station:
             except DecodeError as e:
                 log.warning("store.cached_snapshot_unreadable room=%s error=%s", room_id, e)
         self.cache.blocks = store.lease_blocks()
-        self.cache.local = {c.station_seq: c for c in store.local_checkins()}
+        self.cache.local.replace(store.local_checkins())
         self.acked_through = store.acked_through()
         self.seq_unverified = store.get_meta(SEQ_UNVERIFIED) is not None
         self.outbox_depth = store.outbox_depth()
@@ -306,7 +306,7 @@ class Station:
                 for b in self.cache.blocks
             ]
         if d.local_checkin is not None:
-            self.cache.local[d.local_checkin.station_seq] = d.local_checkin
+            self.cache.local.add(d.local_checkin)
         if any(e.kind == "lease_request" for e in d.events) and d.room_id:
             self.cache.lease_requested.add(d.room_id)
         if d.screen == "no_ticket":
@@ -387,7 +387,7 @@ class Station:
         self.cache.blocks = self.store.lease_blocks()
         # A new lease answers the outstanding requests; ask again if still short.
         self.cache.lease_requested.clear()
-        if all(self.cache.remaining(c.room_id) > 0 for c in self.cache.local.values()):
+        if all(self.cache.remaining(r) > 0 for r in self.cache.local.room_ids()):
             self.alarms.discard("no_tickets")
         log.info("sync.lease_applied version=%d blocks=%d", lease.version, len(lease.blocks))
         return True
@@ -415,7 +415,7 @@ class Station:
             if self.seq_unverified:
                 self.store.delete_meta(SEQ_UNVERIFIED)
                 self.seq_unverified = False
-            self.cache.local = {c.station_seq: c for c in self.store.local_checkins()}
+            self.cache.local.replace(self.store.local_checkins())
             log.warning(
                 "sync.seq_behind_central station=%s acked_through=%d next_seq=%d",
                 self.station_id,
