@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiohttp import web
 
 from central.api.routes import ApiContext, build_app
 from central.api.ws import Hub
+from central.assistant.http import install as install_assistant
+from central.assistant.service import AssistantService
 from central.auth.http import make_authorizer
 from central.auth.service import AuthService
 from central.auth.tokens import derive_key
@@ -29,6 +32,7 @@ from central.engine import Engine
 from central.enrolment import SERVICE_KEY as ENROLMENT_KEY
 from central.enrolment import EnrolmentService
 from central.site_key import load_site_key
+from central.wayfinding.loader import load_map
 from central.web.site import attach
 from protocol.topics import Topics
 
@@ -116,7 +120,14 @@ class Central:
             service_day=engine.service_day,
         )
         app = build_app(ctx, max_body=cfg.api.max_body_bytes, authorizer=make_authorizer(auth))
-        attach(app, ctx, auth, cfg.web)  # /auth, the staff dashboard, the phone page
+        hospital_map = await asyncio.to_thread(load_map, cfg.map_path())
+        web_cfg = cfg.web
+        if web_cfg.map_file is None:  # the phone page draws routes on the same map
+            web_cfg = web_cfg.model_copy(update={"map_file": cfg.map_path()})
+        attach(app, ctx, auth, web_cfg)  # /auth, the staff dashboard, the phone page
+        assistant = AssistantService.from_config(cfg.assistant, engine, hospital_map)
+        # Its API routes are in the API registry (build_app installed them already).
+        install_assistant(app, assistant)
         if cfg.enrolment is not None:
             # Stations must get the topic root this server really uses.
             settings = cfg.enrolment.model_copy(update={"topic_root": cfg.mqtt.topic_root})
@@ -147,9 +158,11 @@ class Central:
                     tg.create_task(publisher.run(), name="publisher"),
                     tg.create_task(self._roll_days(publisher), name="day-roller"),
                 ]
+                # Not essential, and not awaited before serving: Kiwi's model takes seconds.
+                warmup = tg.create_task(self._warm_assistant(assistant), name="assistant-warmup")
                 self.ready.set()
                 await stop.wait()
-                await self._shutdown(bridge, publisher, runner, essential)
+                await self._shutdown(bridge, publisher, runner, [*essential, warmup])
 
     @staticmethod
     async def _close_database(engine: Engine) -> None:
@@ -177,6 +190,19 @@ class Central:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         log.info("central.shutdown_step step=mqtt_disconnected")
+
+    @staticmethod
+    async def _warm_assistant(assistant: AssistantService) -> None:
+        """Load the Korean analyser and build the FAQ index in a thread after startup, so the
+        first question is quick and startup is not held up. A failure is logged, not fatal:
+        the first question builds the index again (and answers the error if it recurs)."""
+        t0 = time.perf_counter()
+        try:
+            await asyncio.to_thread(assistant.assistant.refresh)
+        except Exception:
+            log.exception("central.assistant_warmup_failed")
+            return
+        log.info("central.assistant_ready seconds=%.2f", time.perf_counter() - t0)
 
     async def _roll_days(self, publisher: ChangePublisher) -> None:
         """Publish the empty morning queues when the service day turns."""

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from pydantic import Field
 
+from central.assistant.config import AssistantConfig
 from central.auth.config import AuthConfig
 from central.web.config import WebConfig
 from protocol.base import Model
 from protocol.settings import HttpSettings, LogSettings, MqttSettings
 
 ENV_PREFIX = "NFCH_CENTRAL"
+SAMPLE_MAP = Path(__file__).parent / "data" / "sample_map.json"
 
 
 class DatabaseSettings(Model):
@@ -34,6 +36,12 @@ class SiteSettings(Model):
     )
     site_key_file: Path = Field(
         default=Path("site.key"), description="Secret key for card hashes (created when missing)."
+    )
+    map_file: Path | None = Field(
+        default=None,
+        description="Hospital map (JSON; check it with `nfc-hospital central map check FILE`) "
+        "for stations' offline routes, the assistant and the phone page. Unset: the packaged "
+        "sample map (central/data/sample_map.json).",
     )
 
 
@@ -183,6 +191,10 @@ class EnrolmentSettings(Model):
 class CentralConfig(Model):
     """Everything `nfc-hospital central` reads."""
 
+    def map_path(self) -> Path:
+        """The hospital map file: `site.map_file`, else the packaged sample map."""
+        return self.site.map_file or SAMPLE_MAP
+
     http: HttpSettings = Field(
         default_factory=lambda: HttpSettings(port=8080), description="HTTP API and pages."
     )
@@ -200,6 +212,11 @@ class CentralConfig(Model):
     )
     web: WebConfig = Field(
         default_factory=WebConfig, description="Staff dashboard and patients' phone page."
+    )
+    assistant: AssistantConfig = Field(
+        default_factory=AssistantConfig,
+        description="The patients' help assistant (POST /api/v1/assistant/ask, the phone "
+        "page's chat box, the station Help screen).",
     )
     enrolment: EnrolmentSettings | None = Field(
         default=None,

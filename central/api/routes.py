@@ -27,6 +27,7 @@ from central.api.registry import (
     metrics_middleware,
 )
 from central.api.ws import Hub, websocket_handler
+from central.assistant.http import assistant_routes
 from central.auth.http import actor_of
 from central.bridge.fleet import Fleet
 from central.bridge.publisher import ChangePublisher, SnapshotCache
@@ -417,6 +418,10 @@ async def list_dead_letters(call: Call) -> m.DeadLetterPage:
         items=items, next_after_id=items[-1].id if len(items) == q.limit else None
     )
 
+
+# The help assistant's routes (central.assistant.http): in this registry so build_app installs
+# them and the OpenAPI document lists them; central.app installs the service itself.
+REGISTRY.routes.extend(assistant_routes())
 
 # Station enrolment (central.enrolment): code creation, the code exchange, leave, revoke. The
 # app sets `central.enrolment.SERVICE_KEY` when the config has an [enrolment] section.

@@ -6,8 +6,12 @@ from pathlib import Path
 
 from pydantic import Field
 
-from central.assistant.faq import DEFAULT_FAQ
 from protocol.base import Model
+
+# Here, not in faq.py: central.config embeds these settings and must not import the FAQ's
+# error classes (they derive from the API's, which import the engine, which imports
+# central.config).
+DEFAULT_FAQ = Path(__file__).resolve().parents[1] / "data" / "faq.json"
 
 
 class LmConfig(Model):

@@ -9,11 +9,10 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from central.assistant.config import DEFAULT_FAQ as DEFAULT_FAQ  # re-exported
 from central.assistant.errors import FaqFileError
 from protocol.base import ID_PATTERN, LocalizedText, Model
 from protocol.hospital_map import NodeKind
-
-DEFAULT_FAQ = Path(__file__).resolve().parents[1] / "data" / "faq.json"
 
 Intent = Literal[
     "faq", "place", "wait", "where_to_go", "next_step", "payment", "missed_call", "medical"

@@ -21,7 +21,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import Field
 
-from central.api.errors import InvalidInput
+from central.api.errors import InvalidInput, Unavailable
 from central.api.registry import Call, Registry, Route
 from central.assistant.models import Answer, Lang, TopQuestions
 from central.assistant.service import AssistantService
@@ -67,7 +67,10 @@ class TopQuery(Model):
 
 
 def _service(request: web.Request) -> AssistantService:
-    return request.app[ASSISTANT_KEY]
+    service = request.app.get(ASSISTANT_KEY)
+    if service is None:  # the routes are in the API registry; the service is installed apart
+        raise Unavailable("the assistant is not running on this server")
+    return service
 
 
 async def _verify_patient(request: web.Request, token: str, visit_id: str) -> None:
@@ -169,9 +172,12 @@ def assistant_routes() -> list[Route]:
 
 
 def install(app: web.Application, service: AssistantService, *, max_body: int = 16384) -> None:
-    """Mount the assistant's routes, the phone route and the script on `app` (before start)."""
+    """Mount the assistant's routes, the phone route and the script on `app` (before start).
+    The registry routes are skipped when the API's `build_app` already installed them (the
+    API registry holds them, for its OpenAPI document)."""
     app[ASSISTANT_KEY] = service
-    REGISTRY.install(app, max_body)
+    if "assistant_ask" not in app.router.named_resources():
+        REGISTRY.install(app, max_body)
     app.router.add_post("/p/v/{visit_id}/api/ask", phone_ask, name="phone_assistant_ask")
     app.router.add_static("/assistant/static", STATIC_DIR, name="assistant_static")
 

@@ -182,8 +182,16 @@ def staff_dashboard(cfg: WebConfig) -> str:
     )
 
 
-def phone_page(cfg: WebConfig, visit_id: str | None) -> str:
-    """The phone page: the login form, and (for a visit) the journey view."""
+def phone_page(cfg: WebConfig, visit_id: str | None, *, assistant: bool = False) -> str:
+    """The phone page: the login form, and (for a visit) the journey view; with `assistant`,
+    the help chat box (central.assistant's script mounts itself on the marked element)."""
+    chat = ""
+    if assistant and visit_id:
+        chat = (
+            '\n    <div class="p-card" id="p-help" data-nfch-assistant data-lang="ko"'
+            f' data-ask-url="/p/v/{esc(visit_id)}/api/ask"></div>'
+            '\n    <script src="/assistant/static/assistant.js" defer></script>'
+        )
     body = f"""
 <header class="p-head">
   <div class="p-brand"><span class="brand-mark small" aria-hidden="true">+</span>
@@ -232,7 +240,7 @@ def phone_page(cfg: WebConfig, visit_id: str | None) -> str:
     <div class="p-card" id="p-route-card" hidden>
       <h2 data-i18n="route">가는 길</h2>
       <a id="p-route-link" target="_blank" rel="noopener noreferrer">
-        <img id="p-route" class="p-route" alt=""></a></div>
+        <img id="p-route" class="p-route" alt=""></a></div>{chat}
   </section>
 </main>"""
     return _page(

@@ -208,7 +208,10 @@ async def visit_page(request: web.Request) -> web.StreamResponse:
         resp = web.HTTPSeeOther(f"/p/v/{visit_id}")
         set_patient_cookie(resp, ctx.auth, session)
         raise resp
-    return web.Response(text=phone_page(ctx.config, visit_id), content_type="text/html")
+    # The chat box only where central.assistant is mounted (not in tests of the pages alone).
+    chat = "phone_assistant_ask" in request.app.router.named_resources()
+    page = phone_page(ctx.config, visit_id, assistant=chat)
+    return web.Response(text=page, content_type="text/html")
 
 
 async def login(request: web.Request) -> web.Response:

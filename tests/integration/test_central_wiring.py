@@ -95,3 +95,29 @@ async def test_enrolment_code_then_exchange_through_the_runner(
             "/api/v1/stations/{station_id}/revoke",
         ):
             assert "post" in doc["paths"][path], path
+
+
+async def test_the_runner_answers_the_assistant(wired: tuple[Central, SampleHospital, str]) -> None:
+    _central, _sample, base = wired
+    async with aiohttp.ClientSession(base_url=base) as api:
+        r = await api.post(
+            "/api/v1/assistant/ask", json={"question": "화장실 어디예요?", "lang": "ko"}
+        )
+        assert r.status == 200, await r.text()
+        answer = await r.json()
+        assert answer["kind"] != "no_match", answer
+        assert answer["text"]
+        r = await api.get("/api/v1/assistant/top-questions?lang=en")
+        assert r.status == 200, await r.text()
+        doc = await (await api.get("/api/v1/openapi.json")).json()
+        assert "post" in doc["paths"]["/api/v1/assistant/ask"]
+        assert (await api.get("/assistant/static/assistant.js")).status == 200
+
+
+async def test_the_phone_page_has_the_chat_box(wired: tuple[Central, SampleHospital, str]) -> None:
+    central, _sample, base = wired
+    visit_id = central.engine.visits(limit=1)[0].visit_id
+    async with aiohttp.ClientSession(base_url=base) as api:
+        html = await (await api.get(f"/p/v/{visit_id}")).text()
+    assert f'data-nfch-assistant data-lang="ko" data-ask-url="/p/v/{visit_id}/api/ask"' in html
+    assert '<script src="/assistant/static/assistant.js" defer></script>' in html

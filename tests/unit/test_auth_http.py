@@ -130,6 +130,7 @@ async def test_every_staff_route_needs_a_token(central: WebCentral) -> None:
     async with session_for(central) as s:
         for route in staff_routes:
             path = route.path.replace("{visit_id}", "v-x").replace("{room_id}", "lab-1")
+            path = path.replace("{station_id}", "st-x")
             r = await s.request(route.method, path, json={}, headers={"Origin": central.base})
             assert r.status == 401, (route.method, path, r.status)
         for path in ("/staff/api/search?q=1",):
