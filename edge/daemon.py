@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from edge.store.db import StationStore
 from edge.sync import Syncer
 from protocol.messages import StationScreen
 from protocol.mqtt import MqttNotConnected
+from protocol.systemd import sd_notify, watchdog_interval_s
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +51,6 @@ def read_site_key(path: Path) -> bytes:
     if len(key) < 16:
         raise SiteKeyError(f"{path}: the site key must be at least 16 bytes, found {len(key)}")
     return key
-
-
-def _sd_notify(message: str) -> None:
-    """Send one sd_notify datagram when systemd gave us a socket (no dependency needed)."""
-    addr = os.environ.get("NOTIFY_SOCKET")
-    if not addr:
-        return
-    if addr.startswith("@"):
-        addr = "\0" + addr[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.connect(addr)
-            sock.sendall(message.encode())
-    except OSError as e:
-        log.warning("daemon.sd_notify_failed error=%s", e)
 
 
 class Daemon:
@@ -166,12 +150,13 @@ class Daemon:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def _watchdog(self) -> None:
-        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
-        if not self.config.watchdog or not os.environ.get("NOTIFY_SOCKET") or usec <= 0:
+        interval = watchdog_interval_s()
+        if not self.config.watchdog or interval is None:
             await asyncio.Event().wait()
+            return
         while True:
-            _sd_notify("WATCHDOG=1")
-            await asyncio.sleep(usec / 2_000_000)
+            sd_notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
 
     async def _serve_http(self) -> None:
         runner = web.AppRunner(self.http.app, access_log=None)
@@ -240,7 +225,7 @@ class Daemon:
                     self._watch_reader_health(), name="reader-health"
                 )
                 tg.create_task(self._stopper(tasks), name="stopper")
-                _sd_notify("READY=1")
+                sd_notify("READY=1")
         except* _StopRequested:
             log.info("daemon.shutdown step=tasks_stopped")
         except* (Exception, EdgeError) as group:
@@ -248,7 +233,7 @@ class Daemon:
                 log.critical("daemon.task_crashed error=%r", exc, exc_info=exc)
             code = 1
         finally:
-            _sd_notify("STOPPING=1")
+            sd_notify("STOPPING=1")
             log.info("daemon.shutdown step=store")
             self.store.close()
             log.info("daemon.stopped station=%s code=%d", self.config.station_id, code)

@@ -26,6 +26,7 @@ from kiosk_ui.views import theme
 from kiosk_ui.views.board import RoomBoardWindow
 from kiosk_ui.views.station import StationWindow
 from protocol.messages import CallAnnouncement
+from protocol.systemd import sd_notify, watchdog_interval_s
 from protocol.topics import Topics
 
 log = logging.getLogger("nfch.kiosk")
@@ -199,6 +200,10 @@ def run(config: KioskConfig, *, exit_after_first_frame: bool = False) -> int:
     tick = QTimer()
     tick.timeout.connect(lambda: None)
     tick.start(250)
+    # Pinged from the Qt event loop itself: a hung GUI thread stops the pings and systemd
+    # restarts the kiosk.
+    watchdog = QTimer()
+    watchdog.timeout.connect(lambda: sd_notify("WATCHDOG=1"))
     try:
         window.resize(screen_size(config))
         if config.fullscreen:
@@ -212,10 +217,23 @@ def run(config: KioskConfig, *, exit_after_first_frame: bool = False) -> int:
             print(f"first_frame_ms={(time.perf_counter() - started) * 1000:.1f}", flush=True)
             status = 0
         else:
-            log.info("kiosk.started mode=%s", "room" if isinstance(kiosk, RoomBoard) else "station")
+            app.processEvents()
+            window.repaint()
+            sd_notify("READY=1")  # after the first frame
+            interval = watchdog_interval_s()
+            if interval is not None:
+                sd_notify("WATCHDOG=1")
+                watchdog.start(max(1, int(interval * 1000)))
+            log.info(
+                "kiosk.started mode=%s watchdog_s=%s",
+                "room" if isinstance(kiosk, RoomBoard) else "station",
+                interval,
+            )
             status = app.exec()
         log.info("kiosk.stopping status=%d", status)
     finally:
+        sd_notify("STOPPING=1")
+        watchdog.stop()
         tick.stop()
         kiosk.stop()
         window.close()

@@ -311,8 +311,7 @@ SupplementaryGroups=video render input audio
 ExecStart={_command(layout, *kiosk_args)}
 Restart=on-failure
 RestartSec=2
-# No WatchdogSec: the kiosk does not ping systemd's watchdog (yet); with one set, systemd
-# would kill a healthy screen every period.
+WatchdogSec=30
 Environment=PYTHONUNBUFFERED=1 QT_QPA_PLATFORM=eglfs
 ReadWritePaths=-{layout.data_dir}
 NoNewPrivileges=yes

@@ -176,3 +176,5 @@ def test_systemd_accepts_the_units_without_a_warning(tmp_path: Path) -> None:
     edge = units[0].read_text()
     for line in ("Restart=on-failure", "WatchdogSec=30", "After=network-online.target"):
         assert line in edge
+    # The kiosk pings the watchdog from its Qt event loop (kiosk_ui.app): a hung screen restarts.
+    assert "\nWatchdogSec=30\n" in units[1].read_text()
