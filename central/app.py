@@ -16,6 +16,7 @@ import logging
 import time
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from central.api.routes import ApiContext, build_app
 from central.api.ws import Hub
@@ -31,7 +32,9 @@ from central.config import CentralConfig
 from central.engine import Engine
 from central.enrolment import SERVICE_KEY as ENROLMENT_KEY
 from central.enrolment import EnrolmentService
+from central.estimator import RoomStatsEstimator, local_clock
 from central.site_key import load_site_key
+from central.store.schema import audit_log
 from central.wayfinding.loader import load_map
 from central.web.site import attach
 from protocol.topics import Topics
@@ -40,16 +43,77 @@ log = logging.getLogger("central")
 
 
 def open_engine(config: CentralConfig, clock: Clock | None = None) -> Engine:
-    """Migrate the database named in the config and open the engine on it."""
+    """Migrate the database named in the config and open the engine on it, with the
+    room-statistics wait estimator (fed by `AuditFeed` while central runs)."""
     path = config.site.site_key_file
     existed = path.exists()
     key = load_site_key(path, create=True)
     if not existed:
         log.warning("central.site_key_created path=%s mode=0600", path)
+    clock = clock or SystemClock()
+    estimator = RoomStatsEstimator(clock=clock, local=local_clock(config.site.timezone))
     log.info("central.opening_database migrate=true")
-    engine = Engine.from_config(config, site_key=key, clock=clock, migrate=True)
+    engine = Engine.from_config(
+        config, site_key=key, clock=clock, migrate=True, estimator=estimator
+    )
     log.info("central.database_ready")
     return engine
+
+
+class AuditFeed:
+    """Feeds the engine's `RoomStatsEstimator` every committed audit row, in id order.
+
+    Tailing the audit log (rather than hooking each commit) sees every writer: the bridge, the
+    API, the dashboard, the day roller, and other central workers on the same database. It
+    starts at today's first row, so a restart relearns the day's service times."""
+
+    PAGE = 500
+
+    def __init__(self, engine: Engine, estimator: RoomStatsEstimator, interval_s: float) -> None:
+        self.engine = engine
+        self.estimator = estimator
+        self.interval_s = interval_s
+        self.after_id: int | None = None
+        self.fed = 0
+
+    def _start_after(self) -> int:
+        day = self.engine.service_day()
+        with self.engine.db.read() as conn:
+            first = conn.execute(
+                select(func.min(audit_log.c.audit_id)).where(audit_log.c.service_day >= day)
+            ).scalar()
+            if first is not None:
+                return int(first) - 1
+            last = conn.execute(select(func.max(audit_log.c.audit_id))).scalar()
+            return int(last or 0)
+
+    def pump(self) -> int:
+        """Feed the rows committed since the last call; returns how many."""
+        if self.after_id is None:
+            self.after_id = self._start_after()
+        n = 0
+        while True:
+            rows = self.engine.audit(after_id=self.after_id, limit=self.PAGE)
+            for row in rows:
+                self.estimator.observe_audit(row)
+                self.after_id = row.audit_id
+            n += len(rows)
+            if len(rows) < self.PAGE:
+                break
+        self.fed += n
+        return n
+
+    async def run(self) -> None:
+        """Pump every `interval_s`; a failed round (database away) is logged and retried."""
+        while True:
+            try:
+                n = await asyncio.to_thread(self.pump)
+            except Exception:
+                log.exception("central.estimator_feed_failed after_id=%s", self.after_id)
+            else:
+                if n:
+                    log.debug("central.estimator_fed rows=%d after_id=%s", n, self.after_id)
+            await asyncio.sleep(self.interval_s)
 
 
 class Central:
@@ -68,6 +132,7 @@ class Central:
         self.http_port: int | None = None
         self.ready = asyncio.Event()
         self.bridge: Bridge | None = None
+        self.audit_feed: AuditFeed | None = None
 
     @property
     def engine(self) -> Engine:
@@ -81,6 +146,13 @@ class Central:
         if self._engine is None:
             self._engine = await asyncio.to_thread(open_engine, cfg, self.clock)
         engine = self._engine
+        # An engine opened elsewhere (tests, tools) may carry another estimator: feed only ours.
+        feed = (
+            AuditFeed(engine, engine.estimator, cfg.bridge.estimator_feed_s)
+            if isinstance(engine.estimator, RoomStatsEstimator)
+            else None
+        )
+        self.audit_feed = feed
         topics = Topics(cfg.mqtt.topic_root)
         hub = Hub(buffer_size=cfg.api.ws_buffer, client_queue=cfg.api.ws_client_queue)
         cache = SnapshotCache(engine)
@@ -160,9 +232,12 @@ class Central:
                 ]
                 # Not essential, and not awaited before serving: Kiwi's model takes seconds.
                 warmup = tg.create_task(self._warm_assistant(assistant), name="assistant-warmup")
+                background = [warmup]
+                if feed is not None:
+                    background.append(tg.create_task(feed.run(), name="estimator-feed"))
                 self.ready.set()
                 await stop.wait()
-                await self._shutdown(bridge, publisher, runner, [*essential, warmup])
+                await self._shutdown(bridge, publisher, runner, [*essential, *background])
 
     @staticmethod
     async def _close_database(engine: Engine) -> None:

@@ -133,6 +133,13 @@ class BridgeSettings(Model):
         le=300,
         description="On shutdown, how long to wait for the batch in flight and its ack.",
     )
+    estimator_feed_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the wait estimator reads the audit rows committed since its "
+        "last look (it learns service times from calls and completions).",
+    )
 
 
 class ApiSettings(Model):

@@ -155,10 +155,12 @@ class Engine:
         site_key: bytes | None = None,
         clock: Clock | None = None,
         migrate: bool = True,
+        estimator: WaitEstimator | None = None,
     ) -> Engine:
         """Open `config.database.url`, run migrations (unless `migrate=False`) and build an engine.
 
-        `site_key` defaults to the key in `config.site.site_key_file` (created when missing).
+        `site_key` defaults to the key in `config.site.site_key_file` (created when missing);
+        `estimator` to the simple one (average service time x place in line).
         """
         from central.site_key import load_site_key
 
@@ -166,7 +168,14 @@ class Engine:
         if migrate:
             db.migrate()
         key = site_key if site_key is not None else load_site_key(config.site.site_key_file)
-        return cls(db, site_key=key, site=config.site, queue=config.queue, clock=clock)
+        return cls(
+            db,
+            site_key=key,
+            site=config.site,
+            queue=config.queue,
+            clock=clock,
+            estimator=estimator,
+        )
 
     def close(self) -> None:
         """Release the database connections."""

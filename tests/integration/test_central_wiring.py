@@ -4,6 +4,7 @@ directory, and the snapshot heartbeat."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from central.auth.service import AuthService
 from central.auth.tokens import derive_key
 from central.config import CentralConfig
 from central.engine import Engine
+from central.estimator import RoomStatsEstimator
 from central.seed import SampleHospital
 from tests.support.central_harness import central_config, running_central, seeded_engine
 
@@ -121,3 +123,40 @@ async def test_the_phone_page_has_the_chat_box(wired: tuple[Central, SampleHospi
         html = await (await api.get(f"/p/v/{visit_id}")).text()
     assert f'data-nfch-assistant data-lang="ko" data-ask-url="/p/v/{visit_id}/api/ask"' in html
     assert '<script src="/assistant/static/assistant.js" defer></script>' in html
+
+
+async def test_snapshots_carry_the_room_stats_estimator_intervals(
+    wired: tuple[Central, SampleHospital, str],
+) -> None:
+    central, _sample, base = wired
+    engine = central.engine
+    assert isinstance(engine.estimator, RoomStatsEstimator)
+    feed = central.audit_feed
+    assert feed is not None
+    visits = [v.visit_id for v in engine.visits(limit=12)]
+    rooms: dict[str, int] = {}
+    for visit_id in visits:
+        room_id = engine.check_in(visit_id, actor="test").visit.room_id
+        assert room_id is not None
+        rooms[room_id] = rooms.get(room_id, 0) + 1
+    room_id = max(rooms, key=lambda r: rooms[r])
+    assert rooms[room_id] >= 2
+    engine.call_next(room_id, actor="test")  # one called, the rest wait
+    # The feed tails the audit log: the estimator ends up knowing who waits where.
+    deadline = asyncio.get_running_loop().time() + 10
+    while engine.estimator.waiting_count(room_id) != rooms[room_id] - 1:
+        assert asyncio.get_running_loop().time() < deadline, feed.after_id
+        await asyncio.sleep(0.05)
+    last = engine.audit(after_id=0, limit=1000)[-1].audit_id
+    while feed.after_id != last:
+        assert asyncio.get_running_loop().time() < deadline, (feed.after_id, last)
+        await asyncio.sleep(0.05)
+    async with aiohttp.ClientSession(base_url=base) as api:
+        snap = await (await api.get(f"/api/v1/rooms/{room_id}/queue")).json()
+    assert snap["waiting"]
+    for entry in snap["waiting"]:
+        low, mid, high = entry["wait_low_s"], entry["estimated_wait_s"], entry["wait_high_s"]
+        assert low is not None, entry  # the simple estimator gives no interval
+        assert high is not None, entry
+        assert low <= mid <= high, entry
+        assert high > low, entry
