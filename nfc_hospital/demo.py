@@ -1,17 +1,17 @@
 """`nfc-hospital demo`: a whole hospital on one machine.
 
-Starts, in order and each as its own process group: a private Mosquitto broker on a free port
-(the embedded amqtt broker cannot stand in: it speaks MQTT 3.1.1, our parts MQTT 5), central
-on SQLite seeded with the sample hospital and the simulated day's visits (plus two staff
+Starts, each as its own process group: a private Mosquitto broker on a free port (the
+embedded amqtt broker cannot stand in: it speaks MQTT 3.1.1, our parts MQTT 5), central on
+SQLite seeded with the sample hospital and the simulated day's visits (plus two staff
 accounts), three hallway stations (edge daemons with simulated readers) and two room boards
-(kiosks; offscreen without a display). Then the simulator (`central.sim.live`) plays the day
-at an accelerated clock through the real paths: card taps at the stations' tap endpoints,
-staff calls through central's REST API.
+(kiosks; offscreen without a display), the last two while central starts. Then the
+simulator (`central.sim.live`) plays the day at an accelerated clock through the real paths:
+card taps at the stations' tap endpoints, staff calls through central's REST API.
 
 `--headless --duration S` runs for S seconds, then checks the invariants (every answered tap
 is at central exactly once, ticket numbers unique per room and day, stations and room boards
 converged to central's snapshot versions) and exits 0 only if they held. SIGINT/SIGTERM stops
-everything it started, last started first.
+everything it started: room boards, then stations, then central, then the broker.
 """
 
 from __future__ import annotations
@@ -290,44 +290,32 @@ class Demo:
         )
         (wd / "central.toml").write_text(render_config(central_cfg), encoding="utf-8")
 
-        sim_cfg = load_sim_config(None)
-        day = self._seed(central_cfg, sim_cfg)
-        sim_cfg = type(sim_cfg).model_validate(
-            {
-                **sim_cfg.model_dump(),
-                "seed": self.opts.seed,
-                "visits": self.opts.visits,
-                "service_day": day,
-                # Hallway stations check a patient in to their next room wherever they tap.
-                "wrong_station_rate": 0.0,
-            }
-        )
-        self.sim_cfg = sim_cfg
-        self._load_visits(central_cfg, sim_cfg)
-        self._add_staff()
+        self.sim_cfg = self._prepare_database(central_cfg, load_sim_config(None))
+        sim_cfg = self.sim_cfg
 
         self.orchestra.add(
             Child(
                 "central",
                 self._cmd("central", "--config", str(wd / "central.toml")),
                 wd / "central.log",
+                tier=1,
             )
         )
+        # Stations and room boards start while central does (they wait for it on their own:
+        # a station is offline until central answers); stopping goes tier by tier.
+        for station_id in STATIONS:
+            self._start_station(station_id, mqtt)
+        self.sim_rooms = sorted({r for g in sim_cfg.groups.values() for r in g.rooms})
+        self.kiosk_rooms = self._busiest_rooms(sim_cfg, 2)
+        for room_id in self.kiosk_rooms:
+            self._start_kiosk(room_id, mqtt)
         wait_until(
             "central (/healthz ok: database and broker)",
             lambda: self._health().get("status") == "ok",
             60,
             alive=self._alive,
         )
-
-        for station_id in STATIONS:
-            self._start_station(station_id, mqtt)
         self._wait_stations_ready()
-
-        self.sim_rooms = sorted({r for g in sim_cfg.groups.values() for r in g.rooms})
-        self.kiosk_rooms = self._busiest_rooms(sim_cfg, 2)
-        for room_id in self.kiosk_rooms:
-            self._start_kiosk(room_id, mqtt)
         self._start_sim()
         self._write_pids()
         self._banner()
@@ -357,68 +345,55 @@ class Demo:
         wait_until(f"mosquitto on port {port}", lambda: port_open(port), 20, alive=self._alive)
         return port
 
-    def _seed(self, central_cfg: Any, sim_cfg: Any) -> date:
-        """Migrate central's database and load the sample hospital; returns the service day."""
+    def _prepare_database(self, central_cfg: Any, sim_cfg: Any) -> Any:
+        """Migrate central's database and fill it before central starts: the sample
+        hospital, the simulated day's visits (the live run books the same ones: same config,
+        same seed) and two staff accounts. Returns the simulation config for today."""
+        from datetime import UTC, datetime
+
         from central.app import open_engine
+        from central.auth.passwords import Passwords
+        from central.auth.store import AuthStore
         from central.seed import sample_hospital
-
-        engine = open_engine(central_cfg)
-        try:
-            day = engine.service_day()
-            engine.load(sample_hospital(day).data, actor="demo-seed")
-        finally:
-            engine.close()
-        return day
-
-    def _load_visits(self, central_cfg: Any, sim_cfg: Any) -> None:
-        """Book the simulated day's visits in central before it starts (the live run books
-        the same ones: same config, same seed)."""
-        from central.app import open_engine
         from central.sim.live import hospital_data, plan_bookings
 
-        bookings = plan_bookings(sim_cfg)
         engine = open_engine(central_cfg)
         try:
-            engine.load(hospital_data(sim_cfg, bookings), actor="demo-seed")
+            day: date = engine.service_day()
+            engine.load(sample_hospital(day).data, actor="demo-seed")
+            sim_cfg = type(sim_cfg).model_validate(
+                {
+                    **sim_cfg.model_dump(),
+                    "seed": self.opts.seed,
+                    "visits": self.opts.visits,
+                    "service_day": day,
+                    # Hallway stations check a patient in to their next room wherever they
+                    # tap: there is no wrong station to simulate.
+                    "wrong_station_rate": 0.0,
+                }
+            )
+            self.bookings = plan_bookings(sim_cfg)
+            engine.load(hospital_data(sim_cfg, self.bookings), actor="demo-seed")
+            # A nurse account for the person watching, and an admin account the simulation
+            # and the checks use (as `nfc-hospital central add-user` makes them).
+            auth = central_cfg.auth
+            hasher = Passwords(
+                time_cost=auth.password_time_cost,
+                memory_kib=auth.password_memory_kib,
+                parallelism=auth.password_parallelism,
+            )
+            store = AuthStore(engine.db)
+            self.nurse_password = secrets.token_urlsafe(9)
+            self.sim_password = secrets.token_urlsafe(18)
+            now = datetime.now(UTC)
+            for user, name, role, password in (
+                (NURSE_USER, "Demo nurse", "nurse", self.nurse_password),
+                (SIM_USER, "Simulator", "admin", self.sim_password),
+            ):
+                store.add_user(user, name, role, hasher.hash(password), now)
         finally:
             engine.close()
-        self.bookings = bookings
-
-    def _add_staff(self) -> None:
-        """A nurse account for the person watching, and an admin account the simulation and
-        the checks use, made with central's own account tool."""
-        import subprocess
-
-        self.nurse_password = secrets.token_urlsafe(9)
-        self.sim_password = secrets.token_urlsafe(18)
-        for user, name, role, password in (
-            (NURSE_USER, "Demo nurse", "nurse", self.nurse_password),
-            (SIM_USER, "Simulator", "admin", self.sim_password),
-        ):
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "central.auth",
-                    "add-user",
-                    "--db",
-                    f"sqlite:///{self.central_db}",
-                    "--username",
-                    user,
-                    "--name",
-                    name,
-                    "--role",
-                    role,
-                    "--password-stdin",
-                ],
-                input=password + "\n",
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise OrchestraError(f"could not create the {user!r} account: {done.stderr}")
+        return sim_cfg
 
     def _health(self) -> dict[str, Any]:
         try:
@@ -450,6 +425,7 @@ class Demo:
                 station_id,
                 self._cmd("edge", "--config", str(sdir / "station.toml")),
                 sdir / "edge.log",
+                tier=2,
             )
         )
 
@@ -523,6 +499,7 @@ class Demo:
                 self._cmd("kiosk", "--config", str(kdir / "kiosk.toml")),
                 kdir / "kiosk.log",
                 env=env,
+                tier=3,
             )
         )
 

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -102,8 +103,12 @@ class Child:
         *,
         env: dict[str, str] | None = None,
         stop_timeout_s: float = 20.0,
+        tier: int = 0,
     ) -> None:
+        """`tier`: children of one tier started one after the other are stopped together
+        (e.g. every station); tiers are stopped last started first."""
         self.name = name
+        self.tier = tier
         self.argv = argv
         self.log_path = log_path
         self.env = env
@@ -214,7 +219,7 @@ class Child:
 
 
 class Orchestra:
-    """Children started in order and stopped in reverse order."""
+    """Children started in order and stopped in reverse order (a tier at a time)."""
 
     def __init__(self) -> None:
         self.children: list[Child] = []
@@ -232,10 +237,22 @@ class Orchestra:
         return [c.pid for c in self.children if c.pid is not None]
 
     def stop_all(self, on_stop: Callable[[Child, int | None], None] | None = None) -> None:
+        """Stop every child, last started first; the children of a tier at the same time."""
+        groups: list[list[Child]] = []
         for child in reversed(self.children):
-            code = child.stop()
+            if groups and groups[-1][0].tier == child.tier:
+                groups[-1].append(child)
+            else:
+                groups.append([child])
+        for group in groups:
+            threads = [threading.Thread(target=c.stop, name=f"stop-{c.name}") for c in group]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
             if on_stop is not None:
-                on_stop(child, code)
+                for child in group:
+                    on_stop(child, child.exit_code)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,13 +55,14 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_timeout(tmp_path: Path) ->
     assert time.monotonic() - started < 5
 
 
-def _trapping(name: str, tmp_path: Path) -> Child:
-    """A shell that notes its SIGTERM in `order` and says when its trap is set."""
+def _trapping(name: str, tmp_path: Path, tier: int, linger_s: float = 0.0) -> Child:
+    """A shell that notes its SIGTERM in `order`, takes `linger_s` to exit, and says when its
+    trap is set."""
     script = (
-        f"trap 'echo {name} >> {tmp_path / 'order'}; exit 0' TERM; echo x > {tmp_path / name}; "
-        "while :; do sleep 0.05; done"
+        f"trap 'echo {name} >> {tmp_path / 'order'}; sleep {linger_s}; exit 0' TERM; "
+        f"echo x > {tmp_path / name}; while :; do sleep 0.05; done"
     )
-    return Child(name, ["sh", "-c", script], tmp_path / f"{name}.log")
+    return Child(name, ["sh", "-c", script], tmp_path / f"{name}.log", tier=tier)
 
 
 def _first_crash(band: Orchestra) -> str:
@@ -79,9 +80,9 @@ def test_a_crashed_child_is_named_with_its_status_and_stopped_in_reverse_order(
     tmp_path: Path,
 ) -> None:
     band = Orchestra()
-    first = band.add(_trapping("first", tmp_path))
-    band.add(Child("crasher", ["sh", "-c", "echo boom; exit 3"], tmp_path / "crasher.log"))
-    band.add(_trapping("last", tmp_path))
+    first = band.add(_trapping("first", tmp_path, tier=0))
+    band.add(Child("crasher", ["sh", "-c", "echo boom; exit 3"], tmp_path / "crasher.log", tier=1))
+    band.add(_trapping("last", tmp_path, tier=2))
     message = _first_crash(band)
     assert message.startswith("crasher exited with status 3")
     assert "boom" in message
@@ -93,3 +94,20 @@ def test_a_crashed_child_is_named_with_its_status_and_stopped_in_reverse_order(
     assert (tmp_path / "order").read_text().split() == ["last", "first"]
     assert first.pid is not None
     assert _gone(first.pid)
+
+
+def test_the_children_of_a_tier_stop_together_after_the_later_tier(tmp_path: Path) -> None:
+    band = Orchestra()
+    band.add(_trapping("broker", tmp_path, tier=0))
+    for name in ("st-a", "st-b", "st-c"):
+        band.add(_trapping(name, tmp_path, tier=1, linger_s=1.0))
+    for name in ("broker", "st-a", "st-b", "st-c"):
+        _wait_for_file(tmp_path / name)
+    started = time.monotonic()
+    band.stop_all()
+    took = time.monotonic() - started
+    # Three stations taking a second each: about one second together, not three.
+    assert 1.0 <= took < 2.5
+    order = (tmp_path / "order").read_text().split()
+    assert sorted(order[:3]) == ["st-a", "st-b", "st-c"]
+    assert order[3] == "broker"
