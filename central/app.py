@@ -27,6 +27,7 @@ from central.auth.service import AuthService
 from central.auth.tokens import derive_key
 from central.bridge import Bridge, ChangePublisher, Fleet, SnapshotCache
 from central.bridge.cards import CardsWorker
+from central.bridge.directory import WayfindingPublisher
 from central.clock import Clock, SystemClock
 from central.config import CentralConfig
 from central.engine import Engine
@@ -133,6 +134,7 @@ class Central:
         self.ready = asyncio.Event()
         self.bridge: Bridge | None = None
         self.audit_feed: AuditFeed | None = None
+        self.wayfinding: WayfindingPublisher | None = None
 
     @property
     def engine(self) -> Engine:
@@ -232,7 +234,19 @@ class Central:
                 ]
                 # Not essential, and not awaited before serving: Kiwi's model takes seconds.
                 warmup = tg.create_task(self._warm_assistant(assistant), name="assistant-warmup")
-                background = [warmup]
+                wayfinding = WayfindingPublisher(
+                    engine.db,
+                    cfg.map_path(),
+                    engine.clock,
+                    lambda docs: publisher.set_wayfinding(docs.map_payload, docs.routes_payload),
+                    check_s=cfg.bridge.map_check_s,
+                )
+                self.wayfinding = wayfinding
+                background = [
+                    warmup,
+                    tg.create_task(wayfinding.run(), name="wayfinding"),
+                    tg.create_task(self._heartbeat(publisher), name="snapshot-heartbeat"),
+                ]
                 if feed is not None:
                     background.append(tg.create_task(feed.run(), name="estimator-feed"))
                 self.ready.set()
@@ -278,6 +292,12 @@ class Central:
             log.exception("central.assistant_warmup_failed")
             return
         log.info("central.assistant_ready seconds=%.2f", time.perf_counter() - t0)
+
+    async def _heartbeat(self, publisher: ChangePublisher) -> None:
+        """Republish every room's retained snapshot every `bridge.snapshot_heartbeat_s`."""
+        while True:
+            await asyncio.sleep(self.config.bridge.snapshot_heartbeat_s)
+            publisher.request_heartbeat()
 
     async def _roll_days(self, publisher: ChangePublisher) -> None:
         """Publish the empty morning queues when the service day turns."""

@@ -2,7 +2,8 @@
 
 - `nfc-hospital central [--config FILE]` runs the HTTP API and the MQTT bridge.
 - `nfc-hospital central seed --sample`, `nfc-hospital central import FILE` ... are handed to
-  `central.admin_cli` (the storage and import tools).
+  `central.admin_cli` (the storage and import tools); `nfc-hospital central map check FILE` and
+  `map route ...` to `central.wayfinding.cli`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ADMIN_COMMANDS: dict[str, tuple[str, bool]] = {
     "migrate": ("central.admin_cli", True),
     "station": ("central.enrolment", False),
     "broker-config": ("central.broker_config", False),
+    "map": ("central.wayfinding.cli", False),
     "add-user": ("central.auth.__main__", True),
     "disable-user": ("central.auth.__main__", True),
 }

@@ -133,6 +133,20 @@ class BridgeSettings(Model):
         le=300,
         description="On shutdown, how long to wait for the batch in flight and its ack.",
     )
+    snapshot_heartbeat_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Publish every room's current snapshot again this often (same version): "
+        "room kiosks show 'offline' after 90 s without one, and a quiet room changes nothing.",
+    )
+    map_check_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often to look at the map file and the closures in force, and publish "
+        "new directory/map and directory/routes documents when they changed.",
+    )
     estimator_feed_s: float = Field(
         default=1.0,
         gt=0,

@@ -44,6 +44,10 @@ class SnapshotCache:
         snap = await asyncio.to_thread(self._engine.room_snapshot, room_id)
         return snap, self.encode(snap)
 
+    def cached(self) -> list[tuple[str, bytes]]:
+        """(room_id, encoded snapshot) of every room's latest encoded version."""
+        return [(room_id, data) for room_id, (_v, data) in sorted(self._encoded.items())]
+
     def encode(self, snap: RoomQueueSnapshot) -> bytes:
         cached = self._encoded.get(snap.room_id)
         if cached is not None and cached[0] == snap.version:
@@ -61,6 +65,8 @@ class _Pending:
     cards: bool = False
     rooms_directory: bool = False
     config: bool = False
+    wayfinding: bool = False
+    heartbeat: bool = False
     calls: list[CallAnnouncement] = field(default_factory=list)
 
     @property
@@ -71,6 +77,8 @@ class _Pending:
             or self.cards
             or self.rooms_directory
             or self.config
+            or self.wayfinding
+            or self.heartbeat
             or self.calls
         )
 
@@ -108,6 +116,9 @@ class ChangePublisher:
         self._deferred_until: float | None = None
         self._flushing = False
         self._cards_builder = cards_builder or self._build_cards_here
+        # directory/map and directory/routes, encoded (central.bridge.directory builds them).
+        self._wayfinding: tuple[bytes, bytes] | None = None
+        self.heartbeats = 0
 
     # ------------------------------------------------------------------ input
 
@@ -130,6 +141,23 @@ class ChangePublisher:
         self._idle.clear()
         self._wake.set()
 
+    def set_wayfinding(self, map_payload: bytes, routes_payload: bytes) -> None:
+        """New map and routes documents: publish them (retained) in the next round, and again
+        after every reconnect."""
+        self._wayfinding = (map_payload, routes_payload)
+        self._pending.wayfinding = True
+        self._idle.clear()
+        self._wake.set()
+
+    def request_heartbeat(self) -> None:
+        """Publish every room's current retained snapshot again in the next round: same
+        version, same cached bytes. A kiosk counts a repeat as a sign of life, so a quiet
+        room's board does not go offline. Done inside a round (never beside one), so a repeat
+        cannot overtake a newer snapshot on the wire."""
+        self._pending.heartbeat = True
+        self._idle.clear()
+        self._wake.set()
+
     async def mark_all(self) -> None:
         """Queue every retained document: every room, station lease and directory."""
         rooms = await asyncio.to_thread(self._engine.room_ids)
@@ -138,6 +166,7 @@ class ChangePublisher:
         p.rooms |= set(rooms)
         p.leases |= {s.station_id for s in stations if s.enabled}
         p.cards = p.rooms_directory = p.config = True
+        p.wayfinding = self._wayfinding is not None
         self._idle.clear()
         self._wake.set()
 
@@ -201,6 +230,12 @@ class ChangePublisher:
             text = data.decode()
             self._hub.publish_room(snap.room_id, snap.version, text)
             sends.append(("snapshot", self._topics.room(snap.room_id, "queue"), data, True))
+        if p.heartbeat:
+            fresh = {snap.room_id for snap in snaps}
+            for room_id, data in self._cache.cached():
+                if room_id not in fresh:
+                    sends.append(("heartbeat", self._topics.room(room_id, "queue"), data, True))
+            self.heartbeats += 1
         for station_id in sorted(p.leases):
             try:
                 lease, more = await asyncio.to_thread(self._engine.lease, station_id)
@@ -230,6 +265,10 @@ class ChangePublisher:
         if p.config:
             conf = await asyncio.to_thread(self._engine.directory_config, self._phone_page_url)
             sends.append(("directory", self._topics.directory("config"), encode(conf), True))
+        if p.wayfinding and self._wayfinding is not None:
+            map_payload, routes_payload = self._wayfinding
+            sends.append(("directory", self._topics.directory("map"), map_payload, True))
+            sends.append(("directory", self._topics.directory("routes"), routes_payload, True))
         # Each publish hands its packet to paho before its first await, so gathering keeps
         # the wire order while the PUBACKs come back in parallel.
         await asyncio.gather(*(self._send(*item) for item in sends))

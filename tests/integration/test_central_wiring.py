@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,24 @@ import pytest
 from central.app import Central
 from central.auth.service import AuthService
 from central.auth.tokens import derive_key
+from central.bridge.directory import stored_versions
 from central.config import CentralConfig
 from central.engine import Engine
 from central.estimator import RoomStatsEstimator
 from central.seed import SampleHospital
-from tests.support.central_harness import central_config, running_central, seeded_engine
+from central.store import Database
+from protocol.codec import decode
+from protocol.messages import DirectoryMap, DirectoryRoutes, RoomQueueSnapshot
+from protocol.mqtt import Incoming, MqttLink
+from protocol.topics import Topics
+from tests.support.central_harness import (
+    Collector,
+    central_config,
+    mqtt_settings,
+    running_central,
+    seeded_engine,
+    start_link,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -160,3 +174,108 @@ async def test_snapshots_carry_the_room_stats_estimator_intervals(
         assert high is not None, entry
         assert low <= mid <= high, entry
         assert high > low, entry
+
+
+async def test_map_and_routes_are_retained_with_versions_that_survive_a_restart(
+    tmp_path: Path, broker: Any, topic_root: str
+) -> None:
+    config = wired_config(tmp_path, broker.port, topic_root)
+    engine, _sample = seeded_engine(config, patients=4)
+    topics = Topics(topic_root)
+    seen: list[tuple[int, int]] = []
+    for round_ in range(2):  # the second run: a restart on the same database and map
+        if round_:
+            engine, _ = seeded_engine(config, patients=4)
+        async with running_central(config, engine):
+            # The first subscriber may see them published live; the second gets what the
+            # broker retained.
+            for attempt in ("live", "retained"):
+                rx = Collector()
+                link = MqttLink(
+                    mqtt_settings(broker.port, topic_root),
+                    f"kiosk-test-{round_}-{attempt}",
+                    subscriptions=[
+                        (topics.directory("map"), 1),
+                        (topics.directory("routes"), 1),
+                    ],
+                    on_message=rx,
+                )
+                async with asyncio.TaskGroup() as tg:
+                    task = await start_link(tg, link, "kiosk")
+                    m = await rx.wait_for(lambda x: x.topic == topics.directory("map"))
+                    r = await rx.wait_for(lambda x: x.topic == topics.directory("routes"))
+                    task.cancel()
+        assert m.retain
+        assert r.retain
+        dmap = decode(DirectoryMap, m.payload)
+        droutes = decode(DirectoryRoutes, r.payload)
+        assert droutes.map_version == dmap.version
+        assert any(n.node_id == "st-lobby" for n in dmap.map.nodes)
+        lobby = [x for x in droutes.routes if x.from_node == "st-lobby"]
+        assert any(x.to_node == "door-lab-1" and x.nodes[0] == "st-lobby" for x in lobby)
+        assert any(x.step_free for x in lobby)
+        seen.append((dmap.version, droutes.version))
+    assert seen[0] == seen[1]  # same map after a restart: same versions
+
+
+def test_directory_versions_move_only_when_the_digest_changes(tmp_path: Path) -> None:
+    db = Database(str(tmp_path / "v.db"))
+    db.migrate()
+    try:
+        now = datetime.now(UTC)
+        first = stored_versions(db, {"map": "a" * 64, "routes": "b" * 64}, now)
+        assert stored_versions(db, {"map": "a" * 64, "routes": "b" * 64}, now) == first
+        # A closure came into force: new routes, same map.
+        second = stored_versions(db, {"map": "a" * 64, "routes": "c" * 64}, now)
+        assert second == {"map": first["map"], "routes": first["routes"] + 1}
+        third = stored_versions(db, {"map": "d" * 64, "routes": "e" * 64}, now)
+        assert third == {"map": first["map"] + 1, "routes": first["routes"] + 2}
+    finally:
+        db.dispose()
+
+
+async def test_quiet_rooms_get_their_snapshot_again_on_the_heartbeat(
+    tmp_path: Path, broker: Any, topic_root: str
+) -> None:
+    config = wired_config(tmp_path, broker.port, topic_root, bridge={"snapshot_heartbeat_s": 0.3})
+    engine, _sample = seeded_engine(config, patients=4)
+    topics = Topics(topic_root)
+    room_id = engine.room_ids()[0]
+    topic = topics.room(room_id, "queue")
+    async with running_central(config, engine) as central:
+        got: asyncio.Queue[Incoming] = asyncio.Queue()
+
+        async def on_message(msg: Incoming) -> None:
+            await got.put(msg)
+
+        link = MqttLink(
+            mqtt_settings(broker.port, topic_root),
+            "kiosk-hb",
+            subscriptions=[(topic, 1)],
+            on_message=on_message,
+        )
+        async with asyncio.TaskGroup() as tg:
+            task = await start_link(tg, link, "kiosk")
+            first = decode(RoomQueueSnapshot, (await asyncio.wait_for(got.get(), 10)).payload)
+            # Nothing happens in the room; the same snapshot keeps coming.
+            for _ in range(3):
+                again = await asyncio.wait_for(got.get(), 5)
+                snap = decode(RoomQueueSnapshot, again.payload)
+                assert snap.version == first.version
+                assert snap.room_id == room_id
+            task.cancel()
+        assert central.bridge is not None
+
+
+def test_central_map_check_dispatches_to_the_wayfinding_tool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from central.cli import main
+    from central.config import SAMPLE_MAP
+
+    assert main(["map", "check", str(SAMPLE_MAP)]) == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nodes": 3}', encoding="utf-8")
+    assert main(["map", "check", str(bad)]) != 0
+    assert "bad.json" in capsys.readouterr().err
+    assert main(["map", "route", str(SAMPLE_MAP), "st-lobby", "door-lab-1"]) == 0
