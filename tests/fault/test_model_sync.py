@@ -14,15 +14,18 @@ Invariants, against a reference model (the list of seqs that got feedback):
 - a station's cached snapshot version of a room never goes back;
 - after heal + drain, every tap that got feedback is at central exactly once.
 
-One engine serves every example (loading the sample hospital is the slow part); each example
-is a new station id, so its invariants are its own. Thousands of steps run in seconds.
+The sample hospital is seeded once into a template database; every example gets a fresh copy
+of it (SQLite's backup API), so no example sees another's state and hypothesis can replay an
+example exactly. Thousands of steps run in seconds.
 """
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,7 +40,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from central.engine import Engine
+from central.app import open_engine
+from central.config import CentralConfig, DatabaseSettings
 from edge.readers.base import CardRead
 from edge.station import Station
 from edge.store.db import StationStore
@@ -54,14 +58,23 @@ _station_ids = itertools.count(1)
 class SyncMachine(RuleBasedStateMachine):
     """One station and central, with the network in between as two lists."""
 
-    engine: Engine
+    template: Path
+    config: CentralConfig
     cards: list[str]
-    tmp: object
+    tmp: Path
 
     @initialize()
     def setup(self) -> None:
         self.sid = f"st-model-{next(_station_ids)}"
-        self.path = self.tmp / f"{self.sid}.sqlite3"  # type: ignore[operator]
+        self.path = self.tmp / f"{self.sid}.sqlite3"
+        central_db = self.tmp / f"central-{self.sid}.db"
+        with sqlite3.connect(self.template) as src, sqlite3.connect(central_db) as dst:
+            src.backup(dst)
+        self.engine = open_engine(
+            self.config.model_copy(
+                update={"database": DatabaseSettings(url=f"sqlite:///{central_db}")}
+            )
+        )
         self.clock = [time.time()]
         self.station = self._open()
         self._feed_directory()
@@ -245,23 +258,23 @@ class SyncMachine(RuleBasedStateMachine):
             assert set(self.fed_back) <= set(seqs), "a tap that got feedback is missing"
         finally:
             self.station.store.close()
+            self.engine.close()
 
 
 def test_sync_state_machine(tmp_path):
     config = central_config(tmp_path, 1, "model/nfch")
     engine, sample = seeded_engine(config, patients=40)
-    SyncMachine.engine = engine
+    engine.close()
+    SyncMachine.template = tmp_path / "central.db"
+    SyncMachine.config = config
     SyncMachine.cards = sorted(sample.visit_cards.values())
     SyncMachine.tmp = tmp_path
-    try:
-        run_state_machine_as_test(
-            SyncMachine,
-            settings=settings(
-                max_examples=40,
-                stateful_step_count=60,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            ),
-        )
-    finally:
-        engine.close()
+    run_state_machine_as_test(
+        SyncMachine,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=60,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
