@@ -6,7 +6,7 @@ from html import escape
 
 from central.web.config import WebConfig
 
-ASSET_VERSION = "1"
+ASSET_VERSION = "2"  # bump when a script or the stylesheet changes (browser caches)
 
 
 def esc(value: object) -> str:
@@ -114,7 +114,7 @@ def staff_dashboard(cfg: WebConfig) -> str:
         <th data-i18n="fleet.seen">마지막 수신</th><th data-i18n="fleet.version">버전</th>
         <th data-i18n="fleet.outbox">미전송</th><th data-i18n="fleet.oldest">가장 오래된 미전송</th>
         <th data-i18n="fleet.readers">리더기</th><th data-i18n="fleet.clock">시계 오차</th>
-        <th data-i18n="fleet.acked">확인된 순번</th></tr></thead><tbody></tbody></table>
+        <th data-i18n="fleet.acked">확인된 순번</th><th></th></tr></thead><tbody></tbody></table>
     </section>
     <section id="tab-analytics" class="tab-panel" hidden>
       <div class="an-head">

@@ -16,7 +16,9 @@
       'col.state': '상태', 'fleet.station': '스테이션', 'fleet.status': '상태',
       'fleet.seen': '마지막 수신', 'fleet.version': '버전', 'fleet.outbox': '미전송',
       'fleet.oldest': '가장 오래된 미전송', 'fleet.readers': '리더기', 'fleet.clock': '시계 오차',
-      'fleet.acked': '확인된 순번', close: '닫기', cancel: '취소', ok: '확인',
+      'fleet.acked': '확인된 순번', 'fleet.revoke': '접속 해지',
+      'fleet.confirmRevoke': '이 스테이션의 브로커 접속을 해지할까요? 다시 쓰려면 새로 등록해야 합니다.',
+      'fleet.revoked': '접속 해지됨', close: '닫기', cancel: '취소', ok: '확인',
       langToggle: 'English', callNext: '다음 환자 호출', calling: '호출 중', ongoing: '진료 중',
       waiting: '대기', held: '보류', nobody: '없음', waitingCount: '대기', servedToday: '오늘 완료',
       estWait: '예상 대기', min: '분', people: '명', closed: '접수 마감', desk: '데스크',
@@ -50,7 +52,9 @@
       'col.state': 'State', 'fleet.station': 'Station', 'fleet.status': 'Status',
       'fleet.seen': 'Last seen', 'fleet.version': 'Version', 'fleet.outbox': 'Unsent',
       'fleet.oldest': 'Oldest unsent', 'fleet.readers': 'Readers', 'fleet.clock': 'Clock offset',
-      'fleet.acked': 'Acked seq', close: 'Close', cancel: 'Cancel', ok: 'OK',
+      'fleet.acked': 'Acked seq', 'fleet.revoke': 'Revoke',
+      'fleet.confirmRevoke': "Revoke this station's broker login? It must be enrolled again to be used.",
+      'fleet.revoked': 'Revoked', close: 'Close', cancel: 'Cancel', ok: 'OK',
       langToggle: '한국어', callNext: 'Call next', calling: 'Calling', ongoing: 'In room',
       waiting: 'Waiting', held: 'On hold', nobody: 'Nobody', waitingCount: 'Waiting',
       servedToday: 'Done today', estWait: 'Est. wait', min: 'min', people: '', closed: 'Closed',
@@ -488,10 +492,19 @@
     return s < 120 ? `${s}${t('sec')} ${t('ago')}` : `${Math.round(s / 60)}${t('min')} ${t('ago')}`;
   }
 
+  async function revokeStation(stationId) {
+    if (await modal(t('fleet.confirmRevoke'), []) !== 'ok') return;
+    try {
+      await api('POST', `/api/v1/stations/${encodeURIComponent(stationId)}/revoke`);
+      toast(`${stationId} · ${t('fleet.revoked')}`);
+      loadFleet();
+    } catch (e) { failed(e); }
+  }
+
   async function loadFleet() {
     const tbody = document.querySelector('#fleet tbody');
     if (!can('fleet.read')) {
-      tbody.replaceChildren(el('tr', {}, el('td', { colspan: '9', class: 'none', text: t('noAccess') })));
+      tbody.replaceChildren(el('tr', {}, el('td', { colspan: '10', class: 'none', text: t('noAccess') })));
       return;
     }
     try {
@@ -510,7 +523,10 @@
           el('td', { text: s.oldest_unsent_age_s === null ? '-' : `${s.oldest_unsent_age_s}${t('sec')}` }),
           el('td', {}, readers.length ? readers : '-'),
           el('td', { text: s.clock_offset_ms === null ? '-' : `${s.clock_offset_ms} ms` }),
-          el('td', { text: s.acked_through === null ? '-' : String(s.acked_through) }));
+          el('td', { text: s.acked_through === null ? '-' : String(s.acked_through) }),
+          el('td', {}, can('station.revoke') ? el('button', { class: 'btn btn-danger', type: 'button',
+            text: t('fleet.revoke'), dataset: { revoke: s.station_id },
+            onclick: () => revokeStation(s.station_id) }) : ''));
       }));
     } catch (e) { failed(e); }
   }
