@@ -39,6 +39,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,8 @@ class Plan:
     warmup: int
     busy_rooms: int
     busy_waiting: int
+    publisher: bool = True
+    """False only to diagnose: no snapshot rebuilds behind the requests' backs."""
 
 
 def _hospital(day: Any, plan: Plan, refills: int) -> tuple[HospitalData, list[str], list[str]]:
@@ -238,7 +241,12 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
     rounds, warmup = plan.rounds, plan.warmup
     config = CentralConfig(
         database=DatabaseSettings(url=url),
-        site=SiteSettings(site_key_file=workdir / f"site-{uuid.uuid4().hex[:6]}.key"),
+        site=SiteSettings(
+            site_key_file=workdir / f"site-{uuid.uuid4().hex[:6]}.key",
+            # the service day turns 12 hours from now, never during a run (it empties queues)
+            timezone="UTC",
+            day_starts_at=f"{(datetime.now(UTC).hour + 12) % 24:02d}:00",
+        ),
     )
     engine = await asyncio.to_thread(open_engine, config)
     counts = _Counts()
@@ -277,6 +285,8 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
                 pub = tg.create_task(publisher.run(), name="publisher")
                 await publisher.mark_all()
                 await publisher.flush(30)
+                if not plan.publisher:
+                    pub.cancel()
                 counts.unattributed, rounds_before = 0, publisher.rounds
                 mp = multiprocessing.get_context("spawn")
                 out = mp.Queue()
@@ -292,7 +302,8 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
                     await asyncio.to_thread(proc.join, 30)
                     if proc.is_alive():
                         proc.kill()
-                await publisher.flush(30)
+                if plan.publisher:
+                    await publisher.flush(30)
                 publisher_rounds = publisher.rounds - rounds_before
                 pub.cancel()
         finally:
@@ -488,9 +499,22 @@ def run(argv: list[str]) -> int:
     )
     p.add_argument("--no-pg", action="store_true", help="SQLite only")
     p.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    p.add_argument(
+        "--no-publisher",
+        action="store_true",
+        help="diagnosis only: do not run the change publisher (no MQTT/WebSocket snapshot "
+        "rebuilds after each change), to see what they cost the requests",
+    )
     args = p.parse_args(argv)
     sizes = [int(x) for x in args.waiting.split(",")]
-    plan = Plan(sizes[0], args.rounds, args.warmup, args.busy_rooms, args.busy_waiting)
+    plan = Plan(
+        sizes[0],
+        args.rounds,
+        args.warmup,
+        args.busy_rooms,
+        args.busy_waiting,
+        publisher=not args.no_publisher,
+    )
     load = os.getloadavg()
     print(
         f"queue-ops: {args.rounds} rounds (+{args.warmup} warm-up), waiting {sizes} in one room, "
