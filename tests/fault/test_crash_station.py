@@ -67,6 +67,9 @@ async def test_corrupt_station_database_is_moved_aside_and_resynced(tmp_path, br
             assert status == 200, body
             aside = [p for p in daemon.data_dir.iterdir() if "corrupt" in p.name]
             assert aside, "the corrupt file was not kept for a technician"
+            # The header is gone, so nothing could be salvaged: both said in status and log.
+            assert {"db_recovered", "db_salvage_failed"} <= set(json.loads(body)["alarms"])
+            assert "store.corrupt_moved_aside" in daemon.log()
             # Re-synced from the retained documents: a known card checks in again.
             await _tap_until(daemon, uid(2), "checked_in")
             # Its events go above central's watermark, not over seq 1.
