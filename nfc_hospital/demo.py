@@ -168,6 +168,8 @@ class Demo:
         self.sim_thread: threading.Thread | None = None
         self.sim_error: BaseException | None = None
         self.sim_done = threading.Event()
+        self.crash = ""
+        """What the child that died said (its status and last log lines)."""
         self._temp: Path | None = None
         """The temporary working folder this run made (removed at the end unless it failed)."""
 
@@ -194,8 +196,7 @@ class Demo:
             ended_by = self._watch()
             results = Results()
             if ended_by == "crash":
-                results.failures.append(str(self.sim_error))
-                self.sim_error = None
+                results.failures.append(self.crash)
             elif self.opts.headless and self.opts.duration is not None and ended_by != "signal":
                 try:
                     self._check(results)
@@ -209,7 +210,7 @@ class Demo:
                 _say(f"{self.prog}: stopped by {self.signal_name}; every process it started ended")
                 ok = True  # the usual way to end an interactive demo: nothing to keep
                 return 130 if self.signal_name == "SIGINT" else 143
-            if self.sim_error is not None:
+            if self.sim_error is not None and ended_by != "crash":
                 results.failures.append(f"the simulation failed: {self.sim_error}")
             self._summary(results)
             ok = not results.failures
@@ -588,15 +589,20 @@ class Demo:
                 return "signal"
             if self.opts.duration is not None and now - started >= self.opts.duration:
                 return "duration"
-            if self.sim_done.is_set():
-                return "sim_done"
+            # A dead child first: the simulation then fails too, but only as a consequence.
             try:
                 self.orchestra.check_alive()
             except OrchestraError as e:
-                self.sim_error = e
+                self.crash = str(e)
                 return "crash"
+            if self.sim_done.is_set():
+                return "sim_done"
             if now >= next_status:
-                _say(self._status_line(now - started))
+                try:
+                    line = self._status_line(now - started)
+                except Exception as e:  # a part is not answering: say so, the watch goes on
+                    line = f"[{now - started:5.0f}s] status unavailable: {e}"
+                _say(line)
                 next_status += self.opts.status_every
             wake = next_status
             if self.opts.duration is not None:
