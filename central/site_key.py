@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from protocol.ids import format_site_key, parse_site_key
+
 KEY_BYTES = 32
 
 
@@ -16,7 +18,7 @@ def load_site_key(path: Path, *, create: bool = True) -> bytes:
     provisioning copies the file to stations.
     """
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = path.read_text(encoding="ascii")
     except FileNotFoundError:
         if not create:
             raise
@@ -24,12 +26,6 @@ def load_site_key(path: Path, *, create: bool = True) -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(key.hex() + "\n")
+            f.write(format_site_key(key))
         return key
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise ValueError(f"{path}: the site key file must hold hex text") from None
-    if len(key) < 16:
-        raise ValueError(f"{path}: the site key must be at least 16 bytes")
-    return key
+    return parse_site_key(text, str(path))

@@ -28,6 +28,7 @@ from edge.readers.simulated import SimulatedReader
 from edge.station import Station
 from edge.store.db import StationStore
 from edge.sync import Syncer
+from protocol.ids import parse_site_key
 from protocol.messages import StationScreen
 from protocol.mqtt import MqttNotConnected
 from protocol.systemd import sd_notify, watchdog_interval_s
@@ -43,14 +44,17 @@ class _StopRequested(Exception):
 
 
 def read_site_key(path: Path) -> bytes:
-    """The site key: the file's bytes with surrounding whitespace removed."""
+    """The site key from its file: hex text, the same format central writes."""
     try:
-        key = path.read_bytes().strip()
+        text = path.read_text(encoding="ascii")
     except OSError as e:
         raise SiteKeyError(f"{path}: cannot read the site key file: {e.strerror}") from None
-    if len(key) < 16:
-        raise SiteKeyError(f"{path}: the site key must be at least 16 bytes, found {len(key)}")
-    return key
+    except UnicodeDecodeError:
+        raise SiteKeyError(f"{path}: the site key file must hold hex text") from None
+    try:
+        return parse_site_key(text, str(path))
+    except ValueError as e:
+        raise SiteKeyError(str(e)) from None
 
 
 class Daemon:

@@ -45,6 +45,7 @@ from nfc_hospital.orchestra import (
     port_open,
     wait_until,
 )
+from protocol.ids import format_site_key
 
 STATIONS = ("st-lobby", "st-1f-east", "st-2f")
 """The sample hospital's hallway stations the demo runs."""
@@ -259,14 +260,10 @@ class Demo:
         from protocol.config import render_config
 
         wd = self.workdir
-        # The site key: central keeps it as hex, the edge daemon uses the file's raw bytes.
-        key = secrets.token_bytes(32)
-        while key.strip() != key:
-            key = secrets.token_bytes(32)
-        (wd / "site.key").write_text(key.hex() + "\n", encoding="ascii")
-        (wd / "station-site.key").write_bytes(key)
-        os.chmod(wd / "site.key", 0o600)
-        os.chmod(wd / "station-site.key", 0o600)
+        # One site key file, shared by central and the stations (as provisioning copies it).
+        fd = os.open(wd / "site.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(format_site_key(secrets.token_bytes(32)))
 
         broker_port = self._start_broker()
         mqtt: dict[str, Any] = {
@@ -412,7 +409,7 @@ class Demo:
             "station_id": station_id,
             "location_node": station_id,
             "data_dir": str(sdir / "data"),
-            "site_key_file": str(self.workdir / "station-site.key"),
+            "site_key_file": str(self.workdir / "site.key"),
             "http": {"host": "127.0.0.1", "port": 0},
             "mqtt": {**mqtt, "client_id": f"edge-{station_id}"},
             "readers": [{"type": "simulated", "debounce_s": 0}],

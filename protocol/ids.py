@@ -77,3 +77,30 @@ def mask_name(name: str) -> str:
     if len(words) == 1 and len(words[0]) == 1:
         return "*"
     return " ".join(_mask_word(w) for w in words)
+
+
+SITE_KEY_MIN_BYTES = 16
+
+
+def format_site_key(key: bytes) -> str:
+    """The site key file's content: the key as lower-case hex text and a newline.
+
+    Central, every station and provisioning read and write this one format, so one copied
+    file gives the same card hashes everywhere.
+    """
+    if len(key) < SITE_KEY_MIN_BYTES:
+        raise ValueError(f"the site key must be at least {SITE_KEY_MIN_BYTES} bytes")
+    return key.hex() + "\n"
+
+
+def parse_site_key(text: str, where: str) -> bytes:
+    """Parse a site key file's content (hex text); `where` names the file in errors."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ValueError(f"{where}: the site key file must hold hex text") from None
+    if len(key) < SITE_KEY_MIN_BYTES:
+        raise ValueError(
+            f"{where}: the site key must be at least {SITE_KEY_MIN_BYTES} bytes, found {len(key)}"
+        )
+    return key

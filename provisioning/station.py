@@ -29,6 +29,7 @@ from pydantic import Field
 
 from protocol.base import ID_PATTERN, LocalizedText, Model
 from protocol.enrolment import EnrolResponse
+from protocol.ids import format_site_key, parse_site_key
 from provisioning.errors import NotEnrolled, ProvisionError
 from provisioning.files import FileChange, put
 
@@ -148,20 +149,8 @@ def split_enrolment(
 
 
 def site_key_file_bytes(key: bytes) -> bytes:
-    """The site key as the edge daemon reads it: the file's raw bytes, whitespace stripped.
-
-    Central keeps its key file as hex text (central/site_key.py) while the edge daemon hashes
-    with the file's raw bytes (edge/daemon.py read_site_key); the station gets central's key
-    bytes so both compute the same card hashes. A key that starts or ends with a whitespace
-    byte would be cut by the edge daemon's strip, so it is refused here.
-    """
-    if key.strip() != key:
-        raise ProvisionError(
-            "the site key starts or ends with a whitespace byte, which the edge daemon's "
-            "key reader would cut off (card hashes would not match central's)",
-            "rotate the site key on central, or update the edge daemon to read hex key files",
-        )
-    return key
+    """The site key file as central and the edge daemon both read it (hex text)."""
+    return format_site_key(key).encode("ascii")
 
 
 def load_existing(layout: Layout) -> tuple[Enrolment, Secrets]:
@@ -169,7 +158,8 @@ def load_existing(layout: Layout) -> tuple[Enrolment, Secrets]:
     try:
         enrolment = Enrolment.model_validate_json(layout.path(ENROLMENT_FILE).read_bytes())
         password = layout.path(PASSWORD_FILE).read_text(encoding="utf-8").strip()
-        key = layout.path(SITE_KEY_FILE).read_bytes().strip()
+        key_path = layout.path(SITE_KEY_FILE)
+        key = parse_site_key(key_path.read_text(encoding="ascii"), str(key_path))
         ca_path = layout.path(CA_FILE)
         ca = ca_path.read_text(encoding="ascii") if enrolment.tls else None
     except FileNotFoundError as e:

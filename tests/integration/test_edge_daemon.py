@@ -16,7 +16,7 @@ from edge.config import EdgeConfig
 from edge.daemon import Daemon
 from edge.readers.base import OnRead
 from protocol.codec import decode, encode
-from protocol.ids import card_hash
+from protocol.ids import card_hash, format_site_key
 from protocol.messages import ReaderHealth, StationScreen, StationStatus
 from protocol.mqtt import Incoming, MqttLink
 from protocol.settings import MqttSettings
@@ -195,7 +195,7 @@ class CrashingReader:
 
 async def test_a_crashed_essential_task_exits_non_zero(tmp_path, broker, topics):
     key = tmp_path / "site.key"
-    key.write_bytes(SITE_KEY)
+    key.write_text(format_site_key(SITE_KEY), encoding="ascii")
     cfg = EdgeConfig.model_validate(
         {
             "data_dir": str(tmp_path / "data"),

@@ -34,8 +34,7 @@ async def test_provisioned_station_checks_a_patient_in_at_central(
     pid_file = tmp_path / "mosquitto.pid"
     pid_file.write_text(f"{broker.pid}\n")
 
-    # Central's site key file is hex text; this key has no whitespace byte at either end, so
-    # the edge daemon's raw-bytes reader sees the same key (see provisioning.station).
+    # Central's site key file (hex text) is what provisioning copies to the station.
     (tmp_path / "site.key").write_text(SITE_KEY.hex() + "\n")
     base = central_config(tmp_path, broker.port, topic_root)
     config = base.model_copy(

@@ -32,6 +32,7 @@ from central.broker_config import (
 from central.enrolment import EnrolmentService, EnrolmentSettings, build_enrolment_app
 from central.store.db import Database
 from protocol.enrolment import EnrolRequest
+from protocol.ids import format_site_key
 from protocol.topics import Topics
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.ports import free_port, wait_for_port
@@ -231,7 +232,7 @@ async def test_provision_writes_a_locked_down_station_and_a_second_run_changes_n
     assert "Station ready." in out
     for name in ("station.toml", "mqtt.password", "site.key", "enrolment.json"):
         assert _mode(etc / name) == 0o600, name
-    assert (etc / "site.key").read_bytes() == SITE_KEY
+    assert (etc / "site.key").read_text() == format_site_key(SITE_KEY)
     unit = (root / "etc/systemd/system/nfc-hospital-edge.service").read_text()
     for line in (
         "Restart=on-failure",

@@ -193,7 +193,7 @@ class Cluster:
         self.topic_root = topic_root
         central_dir = workdir / "central"
         central_dir.mkdir(parents=True, exist_ok=True)
-        # Central reads the site key as hex text, a station as raw bytes: the same key.
+        # One site key file format for central and stations: hex text.
         (central_dir / "site.key").write_text(SITE_KEY.hex() + "\n")
         self.config = central_config(central_dir, broker.port, topic_root)
         engine, sample = seeded_engine(self.config, patients=patients)

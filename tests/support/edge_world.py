@@ -24,7 +24,7 @@ import tomli_w
 from protocol.base import LocalizedText
 from protocol.codec import decode, encode
 from protocol.hlc import HybridLogicalClock
-from protocol.ids import card_hash
+from protocol.ids import card_hash, format_site_key
 from protocol.journey import State
 from protocol.messages import (
     Ack,
@@ -204,7 +204,7 @@ class DaemonProcess:
         self.data_dir = workdir / "data"
         self.log_path = workdir / "daemon.log"
         key = workdir / "site.key"
-        key.write_bytes(SITE_KEY + b"\n")
+        key.write_text(format_site_key(SITE_KEY), encoding="ascii")
         doc: dict[str, object] = {
             "station_id": "st-1",
             "location_node": "st-1",

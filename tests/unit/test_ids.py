@@ -59,3 +59,20 @@ def test_short_site_key_is_refused():
 )
 def test_ids_are_single_safe_topic_levels(value, ok):
     assert is_valid_id(value) is ok
+
+
+def test_site_key_file_format_round_trips_any_key_bytes():
+    from protocol.ids import format_site_key, parse_site_key
+
+    key = b" \n" + bytes(range(30))
+    text = format_site_key(key)
+    assert text == key.hex() + "\n"
+    assert parse_site_key(text, "site.key") == key
+
+
+@pytest.mark.parametrize(("text", "problem"), [("zz" * 16, "hex text"), ("00" * 8, "16 bytes")])
+def test_bad_site_key_files_name_the_file(text, problem):
+    from protocol.ids import parse_site_key
+
+    with pytest.raises(ValueError, match=f"/etc/k: .*{problem}"):
+        parse_site_key(text, "/etc/k")

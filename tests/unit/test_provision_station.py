@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from central.site_key import load_site_key
 from edge.config import EdgeConfig
+from edge.daemon import read_site_key
 from kiosk_ui.config import KioskConfig
 from protocol.base import LocalizedText
 from protocol.enrolment import EnrolMqtt, EnrolResponse
-from provisioning.errors import NotEnrolled, ProvisionError, UsageError
+from provisioning.errors import NotEnrolled, UsageError
 from provisioning.files import put, wipe
 from provisioning.station import (
     Layout,
@@ -94,12 +96,15 @@ def test_load_existing_says_how_to_enrol(tmp_path: Path) -> None:
     assert "nfc-hospital provision --central URL --code CODE" in e.value.todo
 
 
-def test_a_site_key_the_edge_daemon_would_cut_is_refused() -> None:
-    assert site_key_file_bytes(KEY) == KEY
-    with pytest.raises(ProvisionError, match="whitespace"):
-        site_key_file_bytes(b" " + KEY)
-    with pytest.raises(ProvisionError, match="whitespace"):
-        site_key_file_bytes(KEY + b"\n")
+def test_the_site_key_file_is_the_hex_text_central_and_the_edge_daemon_read(
+    tmp_path: Path,
+) -> None:
+    # Any key bytes, whitespace included, survive: the file holds hex text.
+    key = b" " + KEY + b"\n"
+    path = tmp_path / "site.key"
+    path.write_bytes(site_key_file_bytes(key))
+    assert load_site_key(path, create=False) == key
+    assert read_site_key(path) == key
 
 
 def test_put_and_wipe(tmp_path: Path) -> None:
