@@ -25,7 +25,8 @@ def world(tmp_path: Path) -> Iterator[tuple[Engine, Assistant]]:
     db = Database(str(tmp_path / "central.db"))
     db.migrate()
     engine = Engine(db, site_key=b"assistant-test-key-0123456789abc", clock=SystemClock())
-    data = sample_hospital(engine.service_day(), patients=8).data
+    # Enough patients that two share a first room whatever the day (the sample is seeded by it).
+    data = sample_hospital(engine.service_day(), patients=20).data
     data.visits[STEP_FREE_VISIT] = data.visits[STEP_FREE_VISIT].model_copy(
         update={"step_free": True}
     )
