@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from central.api import models as m
 from central.api.errors import error_middleware
+from central.api.map_routes import map_routes
 from central.api.registry import (
     Authorizer,
     Call,
@@ -426,6 +427,7 @@ REGISTRY.routes.extend(assistant_routes())
 # Station enrolment (central.enrolment): code creation, the code exchange, leave, revoke. The
 # app sets `central.enrolment.SERVICE_KEY` when the config has an [enrolment] section.
 enrolment_routes(REGISTRY)
+map_routes(REGISTRY, lambda call: _ctx(call).engine)  # map closures (central.api.map_routes)
 
 
 @REGISTRY.route(

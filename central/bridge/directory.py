@@ -7,13 +7,19 @@ reopens a node). Versions live in `directory_versions` (kinds `map` and `routes`
 the digest they were built from (`site_state`), so a restart with the same map keeps the same
 versions, and a changed map gets a higher one even after a restart. Several central workers
 agree: the versions are bumped in one transaction, only when the stored digest differs.
+
+Closures set through the API (`central.wayfinding.closures`) are merged into the map at each
+check; the API calls `request_check(db)` after a change so this process republishes at once
+(other workers on the same database follow at their next check).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +32,7 @@ from central.engine.leases import insert_ignore
 from central.metrics import BAD_INPUT
 from central.store.db import Database
 from central.store.schema import directory_versions, site_state
+from central.wayfinding.closures import merged, stored_closures
 from central.wayfinding.errors import MapFileError
 from central.wayfinding.loader import load_map
 from central.wayfinding.publish import build_directory_documents
@@ -36,6 +43,24 @@ from protocol.hospital_map import HospitalMap
 log = logging.getLogger("central.directory")
 
 _DIGEST_KEYS = {"map": "map_digest", "routes": "routes_digest"}
+
+# The running publishers, so the API can wake the one serving its database.
+_PUBLISHERS: weakref.WeakSet[WayfindingPublisher] = weakref.WeakSet()
+
+
+def publisher_for(db: Database) -> WayfindingPublisher | None:
+    """The wayfinding publisher of this process working on `db`, if one runs."""
+    return next((p for p in _PUBLISHERS if p.db is db), None)
+
+
+def request_check(db: Database) -> bool:
+    """Wake the publisher working on `db` to check now (after a closure changed); False
+    when none runs in this process (the next periodic check of each worker picks it up)."""
+    p = publisher_for(db)
+    if p is None:
+        return False
+    p.wake()
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +137,18 @@ class WayfindingPublisher:
         self._map_digest = ""
         self._routes_digest = ""
         self.documents: WayfindingDocuments | None = None
+        self._wake: asyncio.Event | None = None
+        _PUBLISHERS.add(self)
+
+    @property
+    def map(self) -> HospitalMap | None:
+        """The map file last read (without the API's closures), None before the first check."""
+        return self._map
+
+    def wake(self) -> None:
+        """Check again now rather than at the next `check_s` (call from the event loop)."""
+        if self._wake is not None:
+            self._wake.set()
 
     def check(self) -> WayfindingDocuments | None:
         """Read the map file; rebuild when it or the closures in force changed. Returns the new
@@ -123,13 +160,18 @@ class WayfindingPublisher:
             self._map_digest = hashlib.sha256(raw).hexdigest()
         assert self._map is not None
         now = self.clock.now()
-        r_digest = routes_digest(self._map_digest, closed_nodes(self._map, now))
+        extra = stored_closures(self.db)
+        m = merged(self._map, extra)
+        # The published map carries the closures, so they are part of its digest too.
+        m_digest = self._map_digest
+        if extra:
+            listed = ",".join(c.model_dump_json() for c in m.closures)
+            m_digest = hashlib.sha256((m_digest + "|" + listed).encode()).hexdigest()
+        r_digest = routes_digest(m_digest, closed_nodes(m, now))
         if self.documents is not None and r_digest == self._routes_digest:
             return None
-        versions = stored_versions(self.db, {"map": self._map_digest, "routes": r_digest}, now)
-        dmap, droutes = build_directory_documents(
-            self._map, versions["routes"], versions["map"], now
-        )
+        versions = stored_versions(self.db, {"map": m_digest, "routes": r_digest}, now)
+        dmap, droutes = build_directory_documents(m, versions["routes"], versions["map"], now)
         self._routes_digest = r_digest
         self.documents = WayfindingDocuments(
             versions["map"], versions["routes"], encode(dmap), encode(droutes)
@@ -143,8 +185,11 @@ class WayfindingPublisher:
         return self.documents
 
     async def run(self) -> None:
-        """Check now and then every `check_s`; a bad map file keeps the last good documents."""
+        """Check now and then every `check_s` (or when woken); a bad map file keeps the last
+        good documents."""
+        self._wake = asyncio.Event()
         while True:
+            self._wake.clear()
             try:
                 docs = await asyncio.to_thread(self.check)
             except MapFileError as e:
@@ -158,4 +203,5 @@ class WayfindingPublisher:
             else:
                 if docs is not None:
                     self._on_documents(docs)
-            await asyncio.sleep(self.check_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.check_s)

@@ -26,6 +26,7 @@ _PG_LOCK_KEY = 0x6E666368  # "nfch"
 OTHER_METADATA = (
     ("central.auth.tables", "auth_metadata"),
     ("central.enrolment", "enrolment_metadata"),
+    ("central.wayfinding.closures", "closures_metadata"),
 )
 
 
