@@ -28,12 +28,14 @@ from pathlib import Path
 from sqlalchemy import Connection, select, update
 
 from central.clock import Clock
+from central.config import SAMPLE_MAP
 from central.engine.leases import insert_ignore
 from central.metrics import BAD_INPUT
 from central.store.db import Database
 from central.store.schema import directory_versions, site_state
 from central.wayfinding.closures import merged, stored_closures
 from central.wayfinding.errors import MapFileError
+from central.wayfinding.installed import installed_map_path
 from central.wayfinding.loader import load_map
 from central.wayfinding.publish import build_directory_documents
 from central.wayfinding.routing import closed_nodes
@@ -138,12 +140,20 @@ class WayfindingPublisher:
         self._routes_digest = ""
         self.documents: WayfindingDocuments | None = None
         self._wake: asyncio.Event | None = None
+        self.serving = map_path  # the file last read (`current_path`)
         _PUBLISHERS.add(self)
 
     @property
     def map(self) -> HospitalMap | None:
         """The map file last read (without the API's closures), None before the first check."""
         return self._map
+
+    def current_path(self) -> Path:
+        """The map file to serve: the configured one, or (when the config names none, so the
+        sample map was given) the map installed by `central map import`, if any."""
+        if self.map_path == SAMPLE_MAP:
+            return installed_map_path(self.db) or self.map_path
+        return self.map_path
 
     def wake(self) -> None:
         """Check again now rather than at the next `check_s` (call from the event loop)."""
@@ -153,9 +163,10 @@ class WayfindingPublisher:
     def check(self) -> WayfindingDocuments | None:
         """Read the map file; rebuild when it or the closures in force changed. Returns the new
         documents, or None when nothing changed. Raises MapFileError for a bad file."""
-        raw = self.map_path.read_bytes()
+        path = self.serving = self.current_path()
+        raw = path.read_bytes()
         if raw != self._raw:
-            m = load_map(self.map_path)
+            m = load_map(path)
             self._raw, self._map = raw, m
             self._map_digest = hashlib.sha256(raw).hexdigest()
         assert self._map is not None
@@ -194,12 +205,12 @@ class WayfindingPublisher:
                 docs = await asyncio.to_thread(self.check)
             except MapFileError as e:
                 BAD_INPUT.labels(source="map_file", reason="invalid").inc()
-                log.error("directory.map_invalid path=%s problems=%s", self.map_path, e)
+                log.error("directory.map_invalid path=%s problems=%s", self.serving, e)
             except OSError as e:
                 BAD_INPUT.labels(source="map_file", reason="unreadable").inc()
-                log.error("directory.map_unreadable path=%s error=%s", self.map_path, e)
+                log.error("directory.map_unreadable path=%s error=%s", self.serving, e)
             except Exception:
-                log.exception("directory.wayfinding_failed path=%s", self.map_path)
+                log.exception("directory.wayfinding_failed path=%s", self.serving)
             else:
                 if docs is not None:
                     self._on_documents(docs)

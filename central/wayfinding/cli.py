@@ -1,7 +1,5 @@
-"""`map` admin commands: check a map file, and preview a route as text and SVG.
-
-`main(argv, prog)` is ready to be mounted as `nfc-hospital central map ...`; importing a map
-into storage is wired there, after `check_map_file` passes.
+"""`map` admin commands: check a map file, preview a route as text and SVG, and import a map
+as the one central serves (`nfc-hospital central map check|route|import ...`).
 """
 
 from __future__ import annotations
@@ -10,8 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from central.wayfinding.errors import MapFileError, NoRouteError
+from central.config import ENV_PREFIX
+from central.wayfinding.errors import MapFileError, NoRouteError, WayfindingError
 from central.wayfinding.loader import load_map
+from protocol.config import add_config_arguments
 
 
 def _check(args: argparse.Namespace, prog: str) -> int:
@@ -57,6 +57,42 @@ def _route(args: argparse.Namespace, prog: str) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace, prog: str) -> int:
+    # Storage is needed only here: load it lazily like the routing code above.
+    from central.config import CentralConfig
+    from central.store.db import Database
+    from central.wayfinding.installed import data_dir, install_map
+    from protocol.config import config_from_args
+
+    config = config_from_args(CentralConfig, args, ENV_PREFIX, prog)
+    try:
+        load_map(args.file)  # before touching storage: a bad file changes nothing
+    except MapFileError as e:
+        print(f"{args.file}: {len(e.problems)} problem(s); nothing was installed", file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    db = Database(args.database or config.database.url)
+    try:
+        db.migrate()
+        folder = args.data_dir or data_dir(db, config.site.site_key_file)
+        target = install_map(db, Path(args.file), folder)
+    except (WayfindingError, OSError) as e:
+        print(f"{prog}: {e}; nothing was installed", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(f"{args.file}: installed as {target}")
+    if config.site.map_file is not None:
+        print(
+            f"  note: site.map_file is set ({config.site.map_file}); that file is served, "
+            "not the imported one"
+        )
+    else:
+        print("  a running central serves it from its next map check (bridge.map_check_s)")
+    return 0
+
+
 def main(argv: list[str], prog: str = "nfc-hospital central map") -> int:
     parser = argparse.ArgumentParser(prog=prog, description="Hospital map tools.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -69,7 +105,16 @@ def main(argv: list[str], prog: str = "nfc-hospital central map") -> int:
     route.add_argument("--step-free", action="store_true", help="avoid stairs and escalators")
     route.add_argument("--lang", choices=("ko", "en", "zh", "ja"), default="ko")
     route.add_argument("--svg", metavar="OUT", help="also write the drawing to this SVG file")
+    imp = sub.add_parser("import", help="validate a map file and install it as central's map")
+    imp.add_argument("file", metavar="FILE", help="map file (JSON)")
+    add_config_arguments(imp, ENV_PREFIX)
+    imp.add_argument("--database", metavar="URL", help="central's database (else --config's)")
+    imp.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="install here (else next to the database)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "import":
+        return _import(args, prog)
     if args.command == "check":
         return _check(args, prog)
     return _route(args, prog)

@@ -4,12 +4,15 @@ republish the retained routes at once, avoiding the closed elevator."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from central.cli import main as central_main
+from central.config import SAMPLE_MAP
 from protocol.codec import decode
 from protocol.hospital_map import Route
 from protocol.messages import DirectoryMap, DirectoryRoutes
@@ -116,4 +119,36 @@ async def test_closing_an_elevator_group_reroutes_at_once_and_reopening_restores
             after = _step_free(reopened, "door-os-1")
             assert after is not None
             assert after.nodes == before.nodes
+            task.cancel()
+
+
+async def test_an_imported_map_is_served_by_the_running_central_at_its_next_check(
+    tmp_path: Path, broker: Any, topic_root: str
+) -> None:
+    config = wired_config(tmp_path, broker.port, topic_root, bridge={"map_check_s": 0.3})
+    engine, _ = seeded_engine(config, patients=4)
+    topics = Topics(topic_root)
+    data = json.loads(SAMPLE_MAP.read_text(encoding="utf-8"))
+    data["closures"] = [{"node_id": "elev-b-2f", "reason": REASON}]
+    new_map = tmp_path / "new-map.json"
+    new_map.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    async with running_central(config, engine):
+        rx = Collector()
+        link = MqttLink(
+            mqtt_settings(broker.port, topic_root),
+            "kiosk-map-import",
+            subscriptions=[(topics.directory("map"), 1)],
+            on_message=rx,
+        )
+        async with asyncio.TaskGroup() as tg:
+            task = await start_link(tg, link, "kiosk")
+            first = decode(DirectoryMap, (await rx.wait_for(lambda x: True)).payload)
+            assert first.map.closures == []
+            argv = ["map", "import", str(new_map), "--database", config.database.url]
+            assert await asyncio.to_thread(central_main, argv) == 0
+            msg = await rx.wait_for(
+                lambda x: decode(DirectoryMap, x.payload).version > first.version
+            )
+            served = decode(DirectoryMap, msg.payload)
+            assert [c.node_id for c in served.map.closures] == ["elev-b-2f"]
             task.cancel()
