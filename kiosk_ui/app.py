@@ -16,11 +16,13 @@ from PyQt6.QtWidgets import QApplication, QWidget
 from kiosk_ui.audio.announcer import Announcer
 from kiosk_ui.config import KioskConfig
 from kiosk_ui.errors import FeedFailed, KioskConfigError, KioskError, exit_code
+from kiosk_ui.feeds.assistant_client import AssistantClient
 from kiosk_ui.feeds.mqtt_feed import MqttFeed
 from kiosk_ui.feeds.screen_feed import ScreenFeed
 from kiosk_ui.models.announcements import AnnouncementModel
 from kiosk_ui.models.board import BoardModel
 from kiosk_ui.models.cache import DiskCache
+from kiosk_ui.models.help import HelpModel
 from kiosk_ui.models.station import StationModel
 from kiosk_ui.views import theme
 from kiosk_ui.views.board import RoomBoardWindow
@@ -72,6 +74,8 @@ class StationScreenApp:
     screen_feed: ScreenFeed
     map_feed: MqttFeed
     window: StationWindow
+    help: HelpModel | None = None
+    assistant: AssistantClient | None = None
 
     def start(self) -> None:
         """Show the cached map, then connect to the daemon and the broker."""
@@ -155,8 +159,12 @@ def build_station(config: KioskConfig) -> StationScreenApp:
             model.feed_map(payload)
 
     map_feed.message.connect(dispatch)
-    window = StationWindow(model, config.orientation)
-    return StationScreenApp(config, model, screen_feed, map_feed, window)
+    help_model = assistant = None
+    if config.assistant_url is not None:
+        help_model = HelpModel(language=config.language, timeout_s=config.result_timeout_s)
+        assistant = AssistantClient(config.assistant_url, help_model, station_id=config.station_id)
+    window = StationWindow(model, config.orientation, help_model=help_model)
+    return StationScreenApp(config, model, screen_feed, map_feed, window, help_model, assistant)
 
 
 def make_qapp(argv: list[str] | None = None) -> QApplication:

@@ -65,6 +65,12 @@ class KioskConfig(Model):
         description="Station mode: show the 'station not ready' screen after the daemon's "
         "feed has been down this long.",
     )
+    assistant_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Station mode: central's base URL for the '도움말 / Help' button "
+        "(e.g. http://central:8080); unset = no Help button.",
+    )
     orientation: Literal["landscape", "portrait"] = Field(
         default="landscape", description="How the monitor is mounted."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 from protocol.base import LocalizedText
 from protocol.hospital_map import Building, Floor, HospitalMap, MapEdge, MapNode, Route
@@ -254,3 +255,77 @@ def screen(
         offline=offline,
         last_central_contact=NOW if offline else None,
     )
+
+
+# --- central's help assistant (shapes of /api/v1/assistant/top-questions and /ask) ----------
+
+TOP_QUESTIONS = [
+    ("wait", "대기 시간이 얼마나 남았나요?", "How long is my wait?", "我还要等多久？",
+     "待ち時間はどのくらいですか？"),
+    ("where_to_go", "지금 어디로 가야 하나요?", "Where do I go now?", "我现在该去哪里？",
+     "今どこに行けばいいですか？"),
+    ("next_step", "다음 순서는 뭔가요?", "What's next for me?", "我下一步做什么？",
+     "次は何をすればいいですか？"),
+    ("restroom", "화장실은 어디인가요?", "Where is the restroom?", "洗手间在哪里？",
+     "トイレはどこですか？"),
+    ("payment", "수납은 어디서 하나요?", "Where do I pay?", "在哪里缴费？", "会計はどこですか？"),
+    ("missed_call", "호출을 놓쳤어요. 어떻게 하죠?", "I missed my call, what now?",
+     "我错过了叫号，怎么办？", "呼び出しを聞き逃しました。どうすればいいですか？"),
+]  # fmt: skip
+
+
+def top_questions(lang: str = "ko") -> dict[str, Any]:
+    """A top-questions reply like central's (the FAQ's six ranked questions)."""
+    questions = []
+    for qid, ko, en, zh, ja in TOP_QUESTIONS:
+        label = {"ko": ko, "en": en, "zh": zh, "ja": ja}
+        questions.append({"id": qid, "text": label[lang], "label": label})
+    return {"lang": lang, "questions": questions}
+
+
+def payment_route() -> Route:
+    """From the lobby station to the payment desk at the east end of the 1F hall."""
+    return Route(
+        from_node=STATION_ID,
+        to_node="f1-east",
+        step_free=True,
+        nodes=[STATION_ID, "f1-hall", "f1-east"],
+        length_m=44,
+        steps=[
+            LocalizedText(
+                ko="앞으로 40m 가세요",
+                en="Go 40 m straight ahead",
+                zh="向前走40米",
+                ja="40m まっすぐ進んでください",
+            ),
+            LocalizedText(
+                ko="복도 끝 오른쪽이 수납 창구입니다",
+                en="The payment desk is at the end, on the right",
+                zh="走廊尽头右侧是缴费窗口",
+                ja="廊下の突き当たり右側が会計窓口です",
+            ),
+        ],
+    )
+
+
+def answer(question: str = "수납은 어디서 하나요?", lang: str = "ko") -> dict[str, Any]:
+    """An /ask reply like central's: the payment desk, with the way there."""
+    text = {
+        "ko": "수납은 1층 원무과 수납 창구에서 합니다.",
+        "en": "You pay at the payment desk on 1F.",
+        "zh": "请在1楼缴费窗口缴费。",
+        "ja": "お会計は1階の会計窓口でお願いします。",
+    }
+    return {
+        "kind": "place",
+        "topic": "payment",
+        "lang": lang,
+        "text": text[lang],
+        "answer": text,
+        "live": False,
+        "sources": [{"type": "faq", "id": "payment"}],
+        "route": payment_route().model_dump(mode="json"),
+        "suggestions": [],
+        "score": 0.9,
+        "backend": "retrieval",
+    }

@@ -13,12 +13,16 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import json
+
 from PyQt6.QtWidgets import QApplication, QWidget
 
 from kiosk_ui import demo
 from kiosk_ui.app import LANDSCAPE, PORTRAIT, make_qapp
+from kiosk_ui.models import help as help_states
 from kiosk_ui.models.announcements import AnnouncementModel
 from kiosk_ui.models.board import BoardModel
+from kiosk_ui.models.help import HelpModel
 from kiosk_ui.models.station import StationModel
 from kiosk_ui.views.board import RoomBoardWindow
 from kiosk_ui.views.station import StationWindow
@@ -91,6 +95,30 @@ def station_window(
     return window
 
 
+def help_window(language: str, state: str) -> StationWindow:
+    """A station screen on its Help page in `state` (closed: the idle page with the Help
+    button; questions, answer or unavailable), fed the
+    replies central would send (`kiosk_ui.demo`)."""
+    model = StationModel(demo.STATION_ID, language=language)
+    model.feed_map(encode(demo.directory_map()))
+    model.set_feed_up(True)
+    model.feed_screen(encode(demo.screen("idle")))
+    help_model = HelpModel(language=language, timeout_s=600)
+    window = StationWindow(model, help_model=help_model)
+    window.setProperty("portrait", False)
+    if state == help_states.CLOSED:
+        return window  # the idle page with its Help button
+    help_model.open()
+    if state == help_states.UNAVAILABLE:
+        help_model.failed(help_model.ticket, "demo")
+        return window
+    help_model.questions_arrived(help_model.ticket, json.dumps(demo.top_questions()).encode())
+    if state == help_states.ANSWER:
+        help_model.choose(4)  # "수납은 어디서 하나요?"
+        help_model.answer_arrived(help_model.ticket, json.dumps(demo.answer()).encode())
+    return window
+
+
 def screens(language: str = "en") -> dict[str, Callable[[], QWidget]]:
     """Every screen worth a screenshot, by name, as a function building its window."""
     return {
@@ -99,6 +127,10 @@ def screens(language: str = "en") -> dict[str, Callable[[], QWidget]]:
         "room-board-offline": lambda: board_window(language, offline=True),
         "room-board-empty": lambda: board_window(language, calling=None, snapshot=False),
         "station-idle": lambda: station_window(language, "idle"),
+        "station-idle-help-button": lambda: help_window(language, help_states.CLOSED),
+        "station-help": lambda: help_window(language, help_states.QUESTIONS),
+        "station-help-answer": lambda: help_window(language, help_states.ANSWER),
+        "station-help-unavailable": lambda: help_window(language, help_states.UNAVAILABLE),
         "station-checked-in": lambda: station_window(language, "checked_in"),
         "station-checked-in-offline": lambda: station_window(language, "checked_in", offline=True),
         "station-called-now": lambda: station_window(language, "called_now"),

@@ -168,3 +168,20 @@ def spoken_call(ticket_number: int, room: LocalizedText, desk: str | None) -> st
     """The Korean sentence spoken for a call (number and room; never a name)."""
     where = f"{room.ko} {desk}번" if desk else room.ko
     return f"{ticket_number}번 환자분, {where}으로 와 주세요."
+
+
+HELP = T("도움말", "Help", "帮助", "ヘルプ")
+HELP_TITLE = T(
+    "무엇을 도와드릴까요?",
+    "How can we help?",
+    "需要什么帮助?",
+    "何をお手伝いしましょうか?",
+)
+HELP_LOADING = T("잠시만 기다려 주세요", "One moment, please", "请稍候", "少々お待ちください")
+HELP_UNAVAILABLE = T(
+    "지금은 도움말을 쓸 수 없습니다. 안내 데스크에 문의해 주세요",
+    "Help is not available right now — please ask at the information desk",
+    "目前无法使用帮助,请到服务台咨询",
+    "現在ヘルプはご利用いただけません。案内デスクにお尋ねください",
+)
+BACK = T("돌아가기", "Back", "返回", "戻る")

@@ -13,11 +13,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from kiosk_ui.models import help as help_states
 from kiosk_ui.models import text
+from kiosk_ui.models.help import HelpModel
+from kiosk_ui.models.route import route_sketch
 from kiosk_ui.models.station import STATION_DOWN, StationModel
 from kiosk_ui.views import theme
 from kiosk_ui.views.drawing import FloorMap, QrCode, TapHint
-from kiosk_ui.views.widgets import BiLabel, Clock, frame, role_label
+from kiosk_ui.views.widgets import BigButton, BiLabel, Clock, frame, role_label
 
 Align = Qt.AlignmentFlag
 
@@ -43,13 +46,20 @@ class CalmIcon(QWidget):
 
 
 class StationWindow(QWidget):
-    """Wires StationModel to four pages; nothing here decides what to say."""
+    """Wires StationModel (and HelpModel, when central's assistant is configured) to the
+    pages; nothing here decides what to say."""
 
     def __init__(
-        self, model: StationModel, orientation: str = "landscape", parent: QWidget | None = None
+        self,
+        model: StationModel,
+        orientation: str = "landscape",
+        parent: QWidget | None = None,
+        *,
+        help_model: HelpModel | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
+        self.help = help_model
         lang = model.language
         self.setObjectName("screen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -83,7 +93,16 @@ class StationWindow(QWidget):
         self.tap_hint = TapHint(self.idle)
         il.addWidget(self.idle_message)
         il.addWidget(self.idle_detail)
-        il.addWidget(self.tap_hint, 1)
+        # The Help button shares the tap hint's cell, bottom right, so the idle page keeps its
+        # height and the hint its place.
+        hint_cell = QGridLayout()
+        hint_cell.setContentsMargins(0, 0, 0, 0)
+        hint_cell.addWidget(self.tap_hint, 0, 0)
+        self.help_button = BigButton("title", "title2", self.idle, inline=True, wrap=False)
+        self.help_button.set(text.bilingual(text.HELP, lang))
+        self.help_button.setVisible(help_model is not None)
+        hint_cell.addWidget(self.help_button, 0, 0, Align.AlignRight | Align.AlignBottom)
+        il.addLayout(hint_cell, 1)
         self.pages.addWidget(self.idle)
 
         # result
@@ -174,8 +193,74 @@ class StationWindow(QWidget):
         el.addStretch(2)
         self.pages.addWidget(self.error)
 
+        self._build_help(lang)
         model.changed.connect(self.refresh)
+        if help_model is not None:
+            self.help_button.clicked.connect(help_model.open)
+            help_model.changed.connect(self.refresh)
         self.refresh()
+
+    def _build_help(self, lang: str) -> None:
+        # One page for every Help state: the parts not needed in a state are hidden.
+        self.help_page = QWidget()
+        hl = QVBoxLayout(self.help_page)
+        hl.setSpacing(28)
+        self.help_title = BiLabel("title", "title2", self.help_page, wrap=True, inline=True)
+        self.help_title.set(text.bilingual(text.HELP_TITLE, lang))
+        hl.addWidget(self.help_title)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(32)
+        grid.setVerticalSpacing(24)
+        self.question_buttons: list[BigButton] = []
+        for i in range(help_states.MAX_QUESTIONS):
+            b = BigButton("small", "small2", self.help_page)
+            b.clicked.connect(lambda i=i: self.help.choose(i) if self.help else None)
+            grid.addWidget(b, i // 2, i % 2)
+            self.question_buttons.append(b)
+        hl.addLayout(grid)
+        answer_row = QHBoxLayout()
+        answer_row.setSpacing(40)
+        self.help_message = BiLabel("body", "body2", self.help_page, wrap=True)
+        answer_row.addWidget(self.help_message, 1, Align.AlignTop)
+        way = QVBoxLayout()
+        way.setSpacing(12)
+        self.help_map = FloorMap(self.help_page)
+        self.help_map.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.help_steps = [BiLabel("small", "small2", self.help_page, wrap=True) for _ in range(4)]
+        way.addWidget(self.help_map, 1)
+        for s in self.help_steps:
+            way.addWidget(s)
+        self.help_way = QWidget(self.help_page)
+        self.help_way.setLayout(way)
+        answer_row.addWidget(self.help_way, 1)
+        hl.addLayout(answer_row, 1)
+        self.back_button = BigButton("heading", "heading2", self.help_page, inline=True, wrap=False)
+        self.back_button.set(text.bilingual(text.BACK, lang))
+        self.back_button.clicked.connect(lambda: self.help.back() if self.help else None)
+        hl.addWidget(self.back_button, 0, Align.AlignLeft)
+        self.pages.addWidget(self.help_page)
+        # Empty until opened: hidden parts keep the page from setting the window's height.
+        for b in self.question_buttons:
+            b.set(None)
+        self.help_message.set(None)
+        for label in self.help_steps:
+            label.set(None)
+        self.help_way.setVisible(False)
+
+    def _show_help(self, h: HelpModel) -> None:
+        questions = h.question_labels() if h.state == help_states.QUESTIONS else []
+        for i, b in enumerate(self.question_buttons):
+            b.set(questions[i] if i < len(questions) else None)
+        message = h.message()
+        self.help_message.set(message)
+        route = h.route()
+        sketch = route_sketch(self.model.map, route) if route and self.model.map else []
+        self.help_map.set_sketch(sketch)
+        steps = h.steps()
+        for i, label in enumerate(self.help_steps):
+            label.set(steps[i] if i < len(steps) else None)
+        self.help_way.setVisible(bool(sketch) or bool(steps))
+        self.pages.setCurrentWidget(self.help_page)
 
     def refresh(self) -> None:
         """Show the model's page."""
@@ -183,7 +268,13 @@ class StationWindow(QWidget):
         page = m.page
         self.tap_hint.set_running(page == "idle")
         self.result_message.setVisible(page == "result")
-        if page == "idle":
+        h = self.help
+        if h is not None and page != "idle":
+            h.close()  # a card tap (or a down daemon) takes the screen from Help
+        if h is not None and page == "idle" and h.state != help_states.CLOSED:
+            self.tap_hint.set_running(False)
+            self._show_help(h)
+        elif page == "idle":
             self.idle_message.set(m.message())
             self.idle_detail.set(m.detail())
             self.pages.setCurrentWidget(self.idle)

@@ -83,6 +83,9 @@ def stylesheet() -> str:
         f"QFrame#note {{ background: {PANEL}; border: 6px solid {NOTE_BORDER}; "
         "border-radius: 20px; }",
         f"QFrame#flash {{ background: {FLASH_BG}; border-radius: 24px; }}",
+        # Big touch buttons: a yellow frame says "press here" without colouring the text.
+        f"QFrame#button {{ background: {PANEL}; border: 6px solid {ACCENT}; "
+        "border-radius: 28px; }",
         "QLabel { background: transparent; }",
     ]
     for role, (size, weight) in SIZES.items():

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtWidgets import QBoxLayout, QFrame, QLabel, QWidget
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QMouseEvent
+from PyQt6.QtWidgets import QBoxLayout, QFrame, QLabel, QVBoxLayout, QWidget
 
 from kiosk_ui.models.text import Bilingual, clock_text
 from kiosk_ui.views import theme
@@ -100,3 +101,41 @@ def restyle(widget: QWidget) -> None:
         style.unpolish(w)
         style.polish(w)
     widget.update()
+
+
+class BigButton(QFrame):
+    """A large touch button holding a two-language label; `clicked` on release inside it."""
+
+    clicked = pyqtSignal()
+
+    def __init__(
+        self,
+        role: str,
+        role2: str,
+        parent: QWidget | None = None,
+        *,
+        inline: bool = False,
+        wrap: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("button")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(36, 12, 36, 12)
+        self.label = BiLabel(role, role2, self, Qt.AlignmentFlag.AlignLeft, wrap, inline)
+        # The frame takes the press, wherever on it the finger lands.
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        layout.addWidget(self.label)
+
+    def set(self, text: Bilingual | None) -> None:
+        """Show `text` (the button hides without it)."""
+        self.label.set(text)
+        self.setVisible(text is not None)
+
+    def mousePressEvent(self, event: QMouseEvent | None) -> None:
+        if event is not None:
+            event.accept()  # so the release comes here too
+
+    def mouseReleaseEvent(self, event: QMouseEvent | None) -> None:
+        if event is not None and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
