@@ -138,3 +138,13 @@ def test_untouched_help_times_out_to_idle(qtbot):
     m.questions_arrived(m.ticket, body(demo.top_questions()))
     assert m.state == h.QUESTIONS
     qtbot.waitUntil(lambda: m.state == h.CLOSED, timeout=3000)
+
+
+def test_demo_replies_match_centrals_response_models():
+    # The stand-in and the screenshots serve these; central's own models must accept them, so
+    # the kiosk is tested against the shapes central really sends.
+    from central.assistant.models import Answer, TopQuestions
+
+    top = TopQuestions.model_validate(demo.top_questions("en"))
+    assert len(top.questions) == 6
+    assert Answer.model_validate(demo.answer()).route is not None
