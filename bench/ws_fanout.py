@@ -4,10 +4,12 @@ Issue #9. Target: p95 of commit -> frame received <= 250 ms over all deliveries.
 
 - the server (this process): the central HTTP API composed as `central.app.Central` composes
   it (engine on a SQLite file, snapshot cache, change publisher task, WebSocket hub, the JWT
-  role authorizer) on a real aiohttp server on 127.0.0.1, a free port; no MQTT bridge;
+  role authorizer, the /auth routes and the WebSocket's token guard) on a real aiohttp
+  server on 127.0.0.1, a free port; no MQTT bridge;
 - the clients: `--procs` separate processes (their own interpreters and event loops, so they
   share neither the server's loop nor its GIL), `--clients` WebSocket connections in all,
-  each subscribed to `room:big` (`/api/v1/ws` needs no login: it is not a registry route);
+  each subscribed to `room:big` with the access token of one staff login (Bearer header:
+  the WebSocket guard wants a staff token with queue-read);
 - the changes: `--changes` staff operations through the REST API as a logged-in nurse
   (Bearer token), cycling `POST /rooms/big/call-next`, `/visits/{id}/start`,
   `/visits/{id}/complete` (each changes the room's queue once), one at a time: after
@@ -38,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, WSMsgType, web
 from sqlalchemy import event
 
 from central.api.routes import ApiContext, build_app
@@ -95,7 +97,9 @@ async def _clients(
     url = f"http://127.0.0.1:{port}/api/v1/ws"
     got: list[tuple[int, float]] = []
     auth = {"Authorization": f"Bearer {token}"}
-    async with ClientSession(timeout=ClientTimeout(total=None)) as http:
+    # No connection limit: each open WebSocket holds a connector slot (default limit 100).
+    connector = TCPConnector(limit=0)
+    async with ClientSession(connector=connector, timeout=ClientTimeout(total=None)) as http:
         sockets = []
         for _ in range(n):
             ws = await http.ws_connect(url, heartbeat=None, headers=auth)
@@ -401,7 +405,8 @@ def _doc(
         f"Connecting and subscribing all {plan.clients} clients took {r.connect_s:.1f} s "
         "(not part of the figures).\n\n"
         "How: central's HTTP API in-process (engine on a SQLite file, snapshot cache, change "
-        "publisher, WebSocket hub, JWT authorizer; no MQTT bridge) on 127.0.0.1; the clients "
+        "publisher, WebSocket hub, JWT authorizer, the /auth routes and the WebSocket's token "
+        "guard; no MQTT bridge) on 127.0.0.1; the clients "
         f"in {plan.procs} separate processes (aiohttp), each subscribed to `room:big` "
         f"({plan.changes + plan.waiting} waiting at the start); the changes cycle "
         "`POST /api/v1/rooms/big/call-next`, `/visits/{id}/start`, `/visits/{id}/complete` "
