@@ -44,7 +44,9 @@ def main(argv: list[str], prog: str = "nfc-hospital simulate") -> int:
         description="Simulate an outpatient day offline, with the simulator's own queue model "
         "(mode 'pure') or central's Engine in-process (mode 'engine'), or against a running "
         "system (mode 'live': taps on the stations, staff actions through central's REST "
-        "API, the visits loaded into central beforehand): prints a summary table, "
+        "API; the run's patients and visits must be in central beforehand, as "
+        "central.sim.live.hospital_data builds them and `nfc-hospital demo` loads them): "
+        "prints a summary table, "
         "writes the summary as JSON and an event log (JSON lines) of taps, calls, starts and "
         "completions.",
     )
@@ -93,6 +95,11 @@ def main(argv: list[str], prog: str = "nfc-hospital simulate") -> int:
         default="room-stats",
         help="engine mode: the engine's wait estimator (default: room-stats, fed the audit)",
     )
+    parser.add_argument(
+        "--service-day",
+        help="service day YYYY-MM-DD (overrides the config; live: central's service day, for "
+        "which the run's visits were loaded)",
+    )
     parser.add_argument("--summary", type=Path, help="write the summary JSON here")
     parser.add_argument("--events", type=Path, help="write the event log (JSON lines) here")
     parser.add_argument("--print-config", action="store_true", help="print the config and exit")
@@ -107,9 +114,14 @@ def main(argv: list[str], prog: str = "nfc-hospital simulate") -> int:
                 ("seed", args.seed),
                 ("visits", args.visits),
                 ("staff_multiplier", args.staff_multiplier),
+                ("service_day", args.service_day),
             )
             if v is not None
         }
+        if args.mode == "live" and args.config is None:
+            # Hallway stations check a patient in to their next room wherever they tap: the
+            # sample day's wrong-station taps cannot happen live (as `nfc-hospital demo` does).
+            overrides["wrong_station_rate"] = 0.0
         if overrides:
             config = type(config).model_validate({**config.model_dump(), **overrides})
         timezone = hospital_timezone(config.hospital_file)

@@ -176,18 +176,21 @@ def test_live_mode_bad_options_are_refused_by_name(tmp_path, capsys, extra, mess
     assert message in capsys.readouterr().err
 
 
-def test_live_mode_refuses_wrong_station_taps(capsys):
-    # The sample day simulates wrong-station taps; a live system has no wrong station.
-    argv = [
-        "--mode",
-        "live",
-        "--central",
-        "http://127.0.0.1:1",
-        "--station",
-        "a=http://127.0.0.1:5",
-    ]
-    assert main(argv) == 2
+def test_live_mode_refuses_wrong_station_taps(tmp_path, capsys):
+    # A live system has no wrong station: a config asking for such taps is refused ...
+    config = tmp_path / "day.toml"
+    config.write_text("visits = 10\nwrong_station_rate = 0.1\n", encoding="utf-8")
+    assert main(["--mode", "live", "--config", str(config), *_LIVE]) == 2
     assert "wrong_station_rate" in capsys.readouterr().err
+
+
+def test_live_mode_sample_day_drops_wrong_station_taps_and_takes_the_service_day(capsys):
+    # ... while the sample day (no --config) runs live without them, as the demo does.
+    argv = ["--mode", "live", *_LIVE, "--service-day", "2026-11-28", "--print-config"]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["wrong_station_rate"] == 0.0
+    assert printed["service_day"] == "2026-11-28"
 
 
 def test_live_mode_unreachable_central_is_a_clear_error(tmp_path, capsys):
