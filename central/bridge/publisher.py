@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 from central.api.ws import Hub
 from central.engine import Changes, Engine
+from central.engine.reads import BuiltSnapshot
 from central.metrics import DIRECTORY_SECONDS, PUBLISH_FAILED, PUBLISHED, SNAPSHOT_SECONDS
 from protocol.codec import encode
-from protocol.messages import CallAnnouncement, RoomQueueSnapshot
+from protocol.messages import CallAnnouncement
 from protocol.mqtt import MqttLink, MqttNotConnected
 from protocol.topics import Topics
 
@@ -33,29 +34,32 @@ log = logging.getLogger("central.publisher")
 
 
 class SnapshotCache:
-    """Encoded room snapshots, one encoding per (room, version), shared by every reader."""
+    """Room snapshots as the engine encoded them, one encoding per (room, version), shared by
+    HTTP readers, the WebSocket hub and MQTT (no decode + re-encode on the way)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._encoded: dict[str, tuple[int, bytes]] = {}
 
-    async def get(self, room_id: str) -> tuple[RoomQueueSnapshot, bytes]:
-        """The room's current snapshot and its JSON (raises `Rejected` for an unknown room)."""
-        snap = await asyncio.to_thread(self._engine.room_snapshot, room_id)
-        return snap, self.encode(snap)
+    async def get(self, room_id: str) -> tuple[BuiltSnapshot, bytes]:
+        """The room's current snapshot and its JSON (raises `Rejected` for an unknown room).
+
+        The snapshot's pydantic model is made only if a caller reads `.model`."""
+        built = await asyncio.to_thread(self._engine.room_snapshot_built, room_id)
+        return built, self.remember(built)
 
     def cached(self) -> list[tuple[str, bytes]]:
         """(room_id, encoded snapshot) of every room's latest encoded version."""
         return [(room_id, data) for room_id, (_v, data) in sorted(self._encoded.items())]
 
-    def encode(self, snap: RoomQueueSnapshot) -> bytes:
-        cached = self._encoded.get(snap.room_id)
-        if cached is not None and cached[0] == snap.version:
+    def remember(self, built: BuiltSnapshot) -> bytes:
+        """Keep the room's newest snapshot bytes (for heartbeats) and return these ones."""
+        cached = self._encoded.get(built.room_id)
+        if cached is not None and cached[0] == built.version:
             return cached[1]
-        data = encode(snap)
-        if cached is None or cached[0] < snap.version:
-            self._encoded[snap.room_id] = (snap.version, data)
-        return data
+        if cached is None or cached[0] < built.version:
+            self._encoded[built.room_id] = (built.version, built.data)
+        return built.data
 
 
 @dataclass(slots=True)
@@ -226,7 +230,7 @@ class ChangePublisher:
         if snaps:
             SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
         for snap in snaps:
-            data = self._cache.encode(snap)
+            data = self._cache.remember(snap)
             text = data.decode()
             self._hub.publish_room(snap.room_id, snap.version, text)
             sends.append(("snapshot", self._topics.room(snap.room_id, "queue"), data, True))
@@ -276,11 +280,11 @@ class ChangePublisher:
     async def _build_cards_here(self) -> bytes:
         return await asyncio.to_thread(lambda: encode(self._engine.directory_cards()))
 
-    def _snapshots(self, room_ids: list[str]) -> list[RoomQueueSnapshot]:
+    def _snapshots(self, room_ids: list[str]) -> list[BuiltSnapshot]:
         out = []
         for room_id in room_ids:
             try:
-                out.append(self._engine.room_snapshot(room_id))
+                out.append(self._engine.room_snapshot_built(room_id))
             except Exception as e:
                 log.warning("publisher.snapshot_failed room=%s error=%s", room_id, e)
         return out

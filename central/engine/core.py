@@ -1090,6 +1090,11 @@ class Engine:
         """`room_snapshot` encoded as JSON bytes, also encoded once per version."""
         return self._snapshot(room_id).data
 
+    def room_snapshot_built(self, room_id: str) -> reads.BuiltSnapshot:
+        """The room's current snapshot as built: its JSON bytes, room id and version, and
+        the model only when asked for (publishing the bytes needs no decode + re-encode)."""
+        return self._snapshot(room_id)
+
     def _snapshot(self, room_id: str) -> reads.BuiltSnapshot:
         day = self._fresh_day()
         with self.db.read() as conn:
