@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -62,6 +63,16 @@ def vpcd_readers() -> list[str]:
         scard.SCardReleaseContext(ctx)
 
 
+def _wait_port_free(port: int, timeout: float) -> None:
+    """Wait until nothing accepts connections on 127.0.0.1:`port` (or the time is up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        time.sleep(0.1)
+
+
 class Pcscd:
     """The pcscd the tests talk to: our own child process, or a system one we only reuse."""
 
@@ -71,7 +82,25 @@ class Pcscd:
         self.owned = False
 
     def start(self, timeout: float = 15.0) -> None:
-        """Start pcscd (unless one runs already) and wait for the vpcd reader to be listed."""
+        """Start pcscd (unless one runs already) and wait for the vpcd reader to be listed.
+
+        A pcscd we started that does not come up is stopped again (never left running), and
+        one retry is made when vpcd's port was still held by a pcscd that just exited.
+        """
+        try:
+            self._start(timeout)
+        except RuntimeError as e:
+            self.stop()
+            if "Address already in use" not in str(e):
+                raise
+            _wait_port_free(VPCD_PORT, 10.0)
+            try:
+                self._start(timeout)
+            except RuntimeError:
+                self.stop()
+                raise
+
+    def _start(self, timeout: float) -> None:
         if running_pcscd_pids() and self.process is None:
             self.owned = False
         else:
