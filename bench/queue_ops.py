@@ -80,6 +80,35 @@ def _pct(values: list[float], q: float) -> float:
 # ------------------------------------------------------------------ the client (own process)
 
 
+async def authed_api_app(
+    engine: Engine, config: CentralConfig
+) -> tuple[web.Application, ChangePublisher, Hub]:
+    """Central's HTTP API as `Central.run` composes it (minus the MQTT link), with a real
+    nurse account (`USER` / `PASSWORD`) and the JWT role check; shared by the API benchmarks."""
+    auth = AuthService(
+        engine.db,
+        AuthConfig(),
+        derive_key(engine.site_key, "jwt"),
+        clock=engine.clock,
+        service_day=engine.service_day,
+    )
+    await asyncio.to_thread(auth.add_user, USER, "김간호", "nurse", PASSWORD)
+    hub = Hub(buffer_size=config.api.ws_buffer, client_queue=config.api.ws_client_queue)
+    cache = SnapshotCache(engine)
+    publisher = ChangePublisher(
+        engine,
+        Topics(config.mqtt.topic_root),
+        hub,
+        cache,
+        phone_page_url=config.bridge.phone_page_url,
+        cards_interval_s=config.bridge.cards_interval_s,
+    )
+    ctx = ApiContext(engine, publisher, cache, Fleet(), hub, None)
+    app = build_app(ctx, max_body=config.api.max_body_bytes, authorizer=make_authorizer(auth))
+    attach(app, ctx, auth, config.web)
+    return app, publisher, hub
+
+
 async def _client(port: int, rounds: int, warmup: int, refill: list[str]) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     times: dict[str, list[float]] = defaultdict(list)
@@ -252,27 +281,7 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
     counts = _Counts()
     try:
         pool = await asyncio.to_thread(_setup, engine, plan)
-        auth = AuthService(
-            engine.db,
-            AuthConfig(),
-            derive_key(engine.site_key, "jwt"),
-            clock=engine.clock,
-            service_day=engine.service_day,
-        )
-        await asyncio.to_thread(auth.add_user, USER, "김간호", "nurse", PASSWORD)
-        hub = Hub(buffer_size=config.api.ws_buffer, client_queue=config.api.ws_client_queue)
-        cache = SnapshotCache(engine)
-        publisher = ChangePublisher(
-            engine,
-            Topics(config.mqtt.topic_root),
-            hub,
-            cache,
-            phone_page_url=config.bridge.phone_page_url,
-            cards_interval_s=config.bridge.cards_interval_s,
-        )
-        ctx = ApiContext(engine, publisher, cache, Fleet(), hub, None)
-        app = build_app(ctx, max_body=config.api.max_body_bytes, authorizer=make_authorizer(auth))
-        attach(app, ctx, auth, config.web)
+        app, publisher, _hub = await authed_api_app(engine, config)
         app.middlewares.insert(0, counts.middleware())  # outermost: auth is counted too
         event.listen(engine.db.engine, "before_cursor_execute", counts.hook)
         runner = web.AppRunner(app, access_log=None)

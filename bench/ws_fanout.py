@@ -43,22 +43,15 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, WSMsgType, web
 from sqlalchemy import event
 
-from central.api.routes import ApiContext, build_app
+from bench.queue_ops import PASSWORD, USER, authed_api_app
 from central.api.ws import Hub
 from central.app import open_engine
-from central.auth.config import AuthConfig
-from central.auth.http import ACCESS_COOKIE, make_authorizer
-from central.auth.service import AuthService
-from central.auth.tokens import derive_key
-from central.bridge import ChangePublisher, Fleet, SnapshotCache
+from central.auth.http import ACCESS_COOKIE
 from central.config import CentralConfig, DatabaseSettings, SiteSettings
 from central.engine import Engine
 from central.engine.loader import DepartmentIn, HospitalData, PatientIn, RoomIn, StepIn, VisitIn
 from protocol.base import LocalizedText
-from protocol.topics import Topics
 
-USER = "bench.nurse"
-PASSWORD = "ws-fanout bench password"  # noqa: S105 (a throwaway account in a temp database)
 ROOM = "big"
 STREAM = f"room:{ROOM}"
 TARGET_P95_MS = 250.0
@@ -198,29 +191,7 @@ async def measure(plan: Plan, workdir: Path) -> Result:
     event.listen(engine.db.engine, "commit", on_commit)
     try:
         await asyncio.to_thread(_setup, engine, plan.changes + plan.waiting)
-        auth = AuthService(
-            engine.db,
-            AuthConfig(),
-            derive_key(engine.site_key, "jwt"),
-            clock=engine.clock,
-            service_day=engine.service_day,
-        )
-        await asyncio.to_thread(auth.add_user, USER, "김간호", "nurse", PASSWORD)
-        hub = Hub(buffer_size=config.api.ws_buffer, client_queue=config.api.ws_client_queue)
-        cache = SnapshotCache(engine)
-        publisher = ChangePublisher(
-            engine,
-            Topics(config.mqtt.topic_root),
-            hub,
-            cache,
-            phone_page_url=config.bridge.phone_page_url,
-            cards_interval_s=config.bridge.cards_interval_s,
-        )
-        ctx = ApiContext(engine, publisher, cache, Fleet(), hub, None)
-        app = build_app(ctx, max_body=config.api.max_body_bytes, authorizer=make_authorizer(auth))
-        from central.web.site import attach  # the /auth routes (login)
-
-        attach(app, ctx, auth, config.web)
+        app, publisher, hub = await authed_api_app(engine, config)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
