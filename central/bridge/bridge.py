@@ -2,7 +2,7 @@
 
 - `station/+/events` (optionally through `$share/GROUP/...`): each batch is decoded with
   `protocol.codec`, its station id checked against its topic, and applied by
-  `Engine.apply_batch` in a worker thread, one transaction. The ack is queued for the `acks`
+  `Engine.apply_batches` in a worker thread, in one transaction. The ack is queued for the `acks`
   task only after that returns, i.e. after commit; what changed goes to the publisher.
 - `station/+/status`: the fleet view (online, last seen, outbox, readers, clock offset). A
   station coming online gets its lease published.
@@ -12,8 +12,9 @@
 
 Decoded batches wait in a queue for the `applier` task. When several are waiting (a burst,
 or central catching up), the applier merges each station's waiting batches into one (up to
-`MAX_BATCH_EVENTS` events) and applies that in one transaction: group commit, so a backlog
-costs one commit per station instead of one per message. Each batch is still all-or-nothing,
+`MAX_BATCH_EVENTS` events) and applies the merged batches of several stations together in one
+transaction (`Engine.apply_batches`, up to `TX_MAX_EVENTS` events): group commit, so a burst
+costs one commit instead of one per message or per station. Each batch is still all-or-nothing,
 and no ack leaves before its transaction committed. A station's batches keep their arrival
 order.
 """
@@ -47,6 +48,9 @@ from protocol.settings import MqttSettings
 from protocol.topics import Topics
 
 log = logging.getLogger("central.bridge")
+
+TX_MAX_EVENTS = 1000
+"""Most events one group-commit transaction takes (several stations' batches together)."""
 
 
 class Bridge:
@@ -189,7 +193,7 @@ class Bridge:
         self._batches.put_nowait(batch)
 
     async def run_applier(self) -> None:
-        """The `applier` task: apply waiting batches, one transaction per station's run."""
+        """The `applier` task: apply waiting batches, several stations per transaction."""
         while True:
             first = await self._batches.get()
             self._applying = True
@@ -197,49 +201,61 @@ class Bridge:
             while not self._batches.empty():
                 waiting.append(self._batches.get_nowait())
             try:
-                for merged, parts in _merge_by_station(waiting):
-                    await self._apply(merged, parts)
+                for group in _transactions(_merge_by_station(waiting), TX_MAX_EVENTS):
+                    await self._apply(group)
             finally:
                 self._applying = False
                 if self._batches.empty():
                     self._idle.set()
 
-    async def _apply(self, batch: EventBatch, parts: int) -> None:
+    async def _apply(self, group: list[tuple[EventBatch, int]]) -> None:
+        """Apply one transaction's worth of merged batches (one per station), then ack each."""
         started = time.perf_counter()
+        batches = [b for b, _parts in group]
+        parts = sum(p for _b, p in group)
+        events = sum(len(b.events) for b in batches)
         try:
-            result = await asyncio.to_thread(
-                self.engine.apply_batch, batch, received_at=self.clock.now()
+            results = await asyncio.to_thread(
+                self.engine.apply_batches, batches, received_at=self.clock.now()
             )
         except Exception:
-            # Nothing was committed: no ack, the station resends the batch.
+            # Nothing was committed: no ack, the stations resend their batches.
             BATCHES.labels(outcome="failed").inc(parts)
             log.exception(
-                "bridge.batch_failed station=%s events=%d", batch.station_id, len(batch.events)
+                "bridge.batch_failed stations=%s events=%d",
+                ",".join(b.station_id for b in batches),
+                events,
             )
             return
         BATCH_SECONDS.observe(time.perf_counter() - started)
-        # Committed: now, and only now, the ack may go out.
-        self._acks.put_nowait((batch.station_id, result.ack))
-        self.publisher.submit(result.changes)
+        # Committed: now, and only now, the acks may go out.
+        for batch, result in zip(batches, results, strict=True):
+            self._acks.put_nowait((batch.station_id, result.ack))
+        submitted = set()
+        for result in results:
+            if id(result.changes) not in submitted:  # one transaction shares one Changes
+                submitted.add(id(result.changes))
+                self.publisher.submit(result.changes)
         self.batches_applied += parts
-        self.transactions += 1
+        self.transactions += len({id(r.changes) for r in results})
         BATCHES.labels(outcome="applied").inc(parts)
-        EVENTS.labels(outcome="applied").inc(result.applied)
-        EVENTS.labels(outcome="duplicate").inc(result.duplicates)
-        EVENTS.labels(outcome="rejected").inc(len(result.rejects))
-        for reject in result.rejects:
-            REJECTS.labels(reason=reject.reason).inc()
-        log.debug(
-            "bridge.batch_applied station=%s batches=%d events=%d applied=%d duplicates=%d "
-            "rejects=%d acked_through=%d",
-            batch.station_id,
-            parts,
-            len(batch.events),
-            result.applied,
-            result.duplicates,
-            len(result.rejects),
-            result.ack.acked_through,
-        )
+        for (batch, n), result in zip(group, results, strict=True):
+            EVENTS.labels(outcome="applied").inc(result.applied)
+            EVENTS.labels(outcome="duplicate").inc(result.duplicates)
+            EVENTS.labels(outcome="rejected").inc(len(result.rejects))
+            for reject in result.rejects:
+                REJECTS.labels(reason=reject.reason).inc()
+            log.debug(
+                "bridge.batch_applied station=%s batches=%d events=%d applied=%d duplicates=%d "
+                "rejects=%d acked_through=%d",
+                batch.station_id,
+                n,
+                len(batch.events),
+                result.applied,
+                result.duplicates,
+                len(result.rejects),
+                result.ack.acked_through,
+            )
 
     async def _on_status(self, msg: Incoming, topic_station: str) -> None:
         if not msg.payload:
@@ -322,6 +338,30 @@ def _merge_by_station(batches: list[EventBatch]) -> list[tuple[EventBatch, int]]
                 current.setdefault(e.station_seq, e)
             parts += 1
         out.append((_batch(station_id, current, group[-1]), parts))
+    return out
+
+
+def _transactions(
+    merged: list[tuple[EventBatch, int]], max_events: int
+) -> list[list[tuple[EventBatch, int]]]:
+    """Group merged batches into transactions: at most one batch per station each, and at
+    most `max_events` events (a single larger batch still gets its own transaction), so one
+    commit serves many stations without making any one transaction long."""
+    out: list[list[tuple[EventBatch, int]]] = []
+    current: list[tuple[EventBatch, int]] = []
+    stations: set[str] = set()
+    size = 0
+    for item in merged:
+        batch = item[0]
+        n = len(batch.events)
+        if current and (batch.station_id in stations or size + n > max_events):
+            out.append(current)
+            current, stations, size = [], set(), 0
+        current.append(item)
+        stations.add(batch.station_id)
+        size += n
+    if current:
+        out.append(current)
     return out
 
 

@@ -31,10 +31,8 @@ def _init(config_json: dict[str, Any], site_key: bytes) -> None:
 
 
 def _build() -> bytes:
-    from protocol.codec import encode
-
     assert _engine is not None, "the cards worker was not initialised"
-    return encode(_engine.directory_cards())
+    return bytes(_engine.directory_cards_json())
 
 
 class CardsWorker:

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 
 from central.api.ws import Hub
@@ -31,6 +31,9 @@ from protocol.mqtt import MqttLink, MqttNotConnected
 from protocol.topics import Topics
 
 log = logging.getLogger("central.publisher")
+
+MAX_INFLIGHT = 2000
+"""Publishes awaiting their PUBACK past which the publisher stops taking new rounds."""
 
 
 class SnapshotCache:
@@ -123,6 +126,11 @@ class ChangePublisher:
         # directory/map and directory/routes, encoded (central.bridge.directory builds them).
         self._wayfinding: tuple[bytes, bytes] | None = None
         self.heartbeats = 0
+        # Publishes whose PUBACK is still due, and the cards build under way: a round does not
+        # wait for either (the next change goes out while a 5 MB document is in flight).
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._cards_task: asyncio.Task[None] | None = None
+        self._in_round = False
 
     # ------------------------------------------------------------------ input
 
@@ -192,6 +200,13 @@ class ChangePublisher:
 
     async def run(self) -> None:
         """Publish pending changes, coalesced, until cancelled."""
+        try:
+            await self._run()
+        finally:
+            for task in list(self._inflight):
+                task.cancel()
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if self._deferred_until is None:
@@ -204,6 +219,7 @@ class ChangePublisher:
                 self._deferred_until = None
             self._wake.clear()
             pending, self._pending = self._pending, _Pending()
+            self._in_round = True
             try:
                 await self._publish_round(pending)
             except asyncio.CancelledError:
@@ -212,9 +228,29 @@ class ChangePublisher:
                 # A database hiccup must not end publishing: the next change (or reconnect)
                 # publishes the latest state again.
                 log.exception("publisher.round_failed rooms=%d", len(pending.rooms))
+            finally:
+                self._in_round = False
             self.rounds += 1
-            if self._pending.empty:
-                self._idle.set()
+            self._maybe_idle()
+            if len(self._inflight) > MAX_INFLIGHT:
+                # The broker is slow to acknowledge: stop taking rounds until it catches up.
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+
+    def _maybe_idle(self) -> None:
+        if not self._in_round and self._pending.empty and not self._inflight:
+            self._idle.set()
+
+    def _start(self, coro: Coroutine[None, None, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("publisher.task_failed", exc_info=task.exception())
+        self._maybe_idle()
 
     async def _publish_round(self, p: _Pending) -> None:
         # (kind, topic, payload, retain): coroutines are made only when sent, so a round
@@ -256,16 +292,16 @@ class ChangePublisher:
             doc = await asyncio.to_thread(self._engine.directory_rooms)
             sends.append(("directory", self._topics.directory("rooms"), encode(doc), True))
         now = asyncio.get_running_loop().time()
-        if p.cards and now < self._next_cards_at and not self._flushing:
+        if p.cards and self._cards_task is not None:
+            self._pending.cards = True  # the build under way wakes us when it is done
+            self._idle.clear()
+        elif p.cards and now < self._next_cards_at and not self._flushing:
             self._pending.cards = True
             self._deferred_until = self._next_cards_at
             self._idle.clear()
         elif p.cards:
             self._next_cards_at = now + self._cards_interval_s
-            started = time.perf_counter()
-            data = await self._cards_builder()
-            DIRECTORY_SECONDS.labels(kind="cards").observe(time.perf_counter() - started)
-            sends.append(("directory", self._topics.directory("cards"), data, True))
+            self._cards_task = self._start(self._publish_cards())
         if p.config:
             conf = await asyncio.to_thread(self._engine.directory_config, self._phone_page_url)
             sends.append(("directory", self._topics.directory("config"), encode(conf), True))
@@ -273,12 +309,32 @@ class ChangePublisher:
             map_payload, routes_payload = self._wayfinding
             sends.append(("directory", self._topics.directory("map"), map_payload, True))
             sends.append(("directory", self._topics.directory("routes"), routes_payload, True))
-        # Each publish hands its packet to paho before its first await, so gathering keeps
-        # the wire order while the PUBACKs come back in parallel.
-        await asyncio.gather(*(self._send(*item) for item in sends))
+        # Each publish hands its packet to paho before its first await and tasks start in the
+        # order they were made, so the wire order is the round order (and round after round)
+        # while the PUBACKs come back in parallel; the next round does not wait for them.
+        for item in sends:
+            self._start(self._send(*item))
+
+    async def _publish_cards(self) -> None:
+        """Build today's cards directory (in the worker process when there is one) and send
+        it, beside the rounds: a second-long build never holds back a room snapshot."""
+        try:
+            started = time.perf_counter()
+            data = await self._cards_builder()
+            DIRECTORY_SECONDS.labels(kind="cards").observe(time.perf_counter() - started)
+            await self._send("directory", self._topics.directory("cards"), data, True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._pending.cards = True  # try again at the next interval
+            log.exception("publisher.cards_failed")
+        finally:
+            self._cards_task = None
+            if self._pending.cards:
+                self._wake.set()
 
     async def _build_cards_here(self) -> bytes:
-        return await asyncio.to_thread(lambda: encode(self._engine.directory_cards()))
+        return await asyncio.to_thread(self._engine.directory_cards_json)
 
     def _snapshots(self, room_ids: list[str]) -> list[BuiltSnapshot]:
         out = []

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from central.clock import Clock, ServiceDay, SystemClock
 from central.config import CentralConfig, QueueSettings, SiteSettings
+from central.engine import cards as cards_doc
 from central.engine import leases as lease_ops
 from central.engine import loader, reads
 from central.engine.errors import Rejected, StorageError
@@ -145,6 +146,7 @@ class Engine:
         self._hlc_lock = threading.Lock()
         self._rolled: date | None = None
         self.cache = reads.SnapshotCache()
+        self._cards_json: tuple[tuple[int, date], bytes] | None = None
         self._ensure_documents()
 
     @classmethod
@@ -370,6 +372,57 @@ class Engine:
             rejects=tuple(rejects),
             changes=changes,
         )
+
+    def apply_batches(
+        self, batches: list[EventBatch], *, received_at: datetime | None = None
+    ) -> list[BatchResult]:
+        """Apply several stations' batches in ONE transaction (group commit across stations).
+
+        Same rules as `apply_batch` for each batch; one commit for all of them, so a burst
+        from many stations costs one fsync instead of one per station. At most one batch per
+        station (merge a station's batches first). Results come in the order of `batches`;
+        every result carries the whole transaction's `changes` (publish them once). If a
+        constraint catches something the checks did not, each batch is applied again on its
+        own (`apply_batch`, with its own careful retry), so one station's bad event never holds
+        back another station's ack.
+        """
+        if len(batches) <= 1:
+            return [self.apply_batch(b, received_at=received_at) for b in batches]
+        ids = [b.station_id for b in batches]
+        if len(set(ids)) != len(ids):
+            raise ValueError("apply_batches takes at most one batch per station")
+
+        def run(tx: Tx) -> list[tuple[Ack, int, int, list[EventReject]]]:
+            at = received_at or tx.now
+            # Every lock up front, in one global order (stations, then rooms, each sorted):
+            # two centrals sharing the load, or a nurse's call-next, never deadlock with this.
+            for sid in sorted(ids):
+                self._lock_station(tx, sid)
+            wanted = {
+                e.room_id for b in batches for e in b.events if isinstance(e, CheckInEvent)
+            }
+            if wanted:
+                existing = tx.conn.execute(
+                    select(rooms.c.room_id).where(rooms.c.room_id.in_(wanted))
+                ).scalars()
+                tx.lock_rooms(sorted(existing))
+            return [self._apply_batch(tx, b, at, careful=False) for b in batches]
+
+        try:
+            outcomes, changes = self._write(run)
+        except IntegrityError:
+            log.exception("batches_retry_one_by_one stations=%s", ",".join(ids))
+            return [self.apply_batch(b, received_at=received_at) for b in batches]
+        return [
+            BatchResult(
+                ack=ack,
+                applied=applied,
+                duplicates=duplicates,
+                rejects=tuple(rejects),
+                changes=changes,
+            )
+            for ack, applied, duplicates, rejects in outcomes
+        ]
 
     def _lock_station(self, tx: Tx, station_id: str) -> Any:
         q = select(stations).where(stations.c.station_id == station_id).with_for_update()
@@ -1206,6 +1259,19 @@ class Engine:
         day = self._fresh_day()
         with self.db.read() as conn:
             return reads.directory_cards(conn, day, self.cache)
+
+    def directory_cards_json(self) -> bytes:
+        """`directory_cards()` already encoded, built from plain rows (central.engine.cards):
+        the bytes the bridge publishes, at a tenth of the model's cost for a big day."""
+        day = self._fresh_day()
+        with self.db.read() as conn:
+            version = reads.document_version(conn, "cards")
+            hit = self._cards_json
+            if hit is not None and hit[0] == (version, day):
+                return hit[1]
+            data = cards_doc.directory_cards_json(conn, day, version)
+        self._cards_json = ((version, day), data)
+        return data
 
     def directory_config(self, phone_page_url: str) -> DirectoryConfig:
         """Site settings stations and kiosks follow."""

@@ -383,3 +383,90 @@ def test_a_constraint_the_checks_missed_rejects_one_event_not_the_batch(engine):
     assert [(r.station_seq, r.reason) for r in res.ack.rejects] == [(2, "invalid_input")]
     assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v3"]
     assert engine.visit("v2").state is State.REGISTERED
+
+
+# ------------------------------------------------------------------ group commit across stations
+
+
+def _count_commits(engine):
+    from sqlalchemy import event as sa_event
+
+    commits = []
+    sa_event.listen(engine.db.engine, "commit", lambda conn: commits.append(1))
+    return commits
+
+
+def test_several_stations_batches_commit_once_and_each_gets_its_own_ack(engine):
+    engine.load(small_hospital({"v1": ["r1"], "v2": ["r1"], "v3": ["r2"], "v4": ["r2"]}))
+    a = batch("st-a", check_in(1, "v1", 1, "r1", at_ms=1, node="st-a"))
+    b = batch(
+        "st-b",
+        check_in(1, "v2", 2, "r1", at_ms=2, node="st-b"),
+        check_in(2, "v3", 3, "r2", at_ms=3, node="st-b"),
+    )
+    c = batch("st-c", tap(5, 4, node="st-c"))  # after a gap: applied, not acked
+    commits = _count_commits(engine)
+    results = engine.apply_batches([a, b, c])
+    assert len(commits) == 1
+    assert [(r.ack.station_id, r.ack.acked_through, r.applied) for r in results] == [
+        ("st-a", 1, 1),
+        ("st-b", 2, 2),
+        ("st-c", 0, 1),
+    ]
+    assert results[0].changes.rooms == {"r1", "r2"}
+    assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v2"]
+    assert [e.visit_id for e in engine.room_snapshot("r2").waiting] == ["v3"]
+    # replayed together with new events: duplicates settled, the new one applied
+    again = engine.apply_batches(
+        [a, batch("st-b", *b.events, check_in(3, "v4", 4, "r2", at_ms=4, node="st-b"))]
+    )
+    assert [(r.ack.acked_through, r.applied, r.duplicates) for r in again] == [
+        (1, 0, 1),
+        (3, 1, 2),
+    ]
+    with engine.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(queue_entries)).scalar() == 4
+
+
+def test_one_batch_per_station_per_transaction(engine):
+    engine.load(small_hospital({"v1": ["r1"]}))
+    with pytest.raises(ValueError, match="one batch per station"):
+        engine.apply_batches([batch("st-a", tap(1, 1)), batch("st-a", tap(2, 1))])
+
+
+def test_a_constraint_in_one_station_s_batch_does_not_hold_back_the_others(engine):
+    from sqlalchemy import text
+
+    engine.load(small_hospital({"v1": ["r1"], "v2": ["r1"], "v3": ["r1"]}))
+    with engine.db.write() as conn:
+        if engine.db.is_sqlite:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON queue_entries "
+                    "WHEN NEW.visit_id = 'v2' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "ALTER TABLE queue_entries ADD CONSTRAINT boom "
+                    "CHECK (visit_id <> 'v2') NOT VALID"
+                )
+            )
+    try:
+        results = engine.apply_batches(
+            [
+                batch("st-a", check_in(1, "v1", 1, "r1", at_ms=1)),
+                batch("st-b", check_in(1, "v2", 2, "r1", at_ms=2, node="st-b")),
+                batch("st-c", check_in(1, "v3", 3, "r1", at_ms=3, node="st-c")),
+            ]
+        )
+    finally:
+        with engine.db.write() as conn:
+            if engine.db.is_sqlite:
+                conn.execute(text("DROP TRIGGER boom"))
+            else:
+                conn.execute(text("ALTER TABLE queue_entries DROP CONSTRAINT boom"))
+    assert [r.ack.acked_through for r in results] == [1, 1, 1]
+    assert [[x.reason for x in r.ack.rejects] for r in results] == [[], ["invalid_input"], []]
+    assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v3"]

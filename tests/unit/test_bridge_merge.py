@@ -45,3 +45,22 @@ def test_merged_batches_stay_within_the_message_limit():
     assert all(len(m.events) <= MAX_BATCH_EVENTS for m, _ in merged)
     small = _merge_by_station(_batches("st-b", [200, 200, 200]))
     assert [len(m.events) for m, _ in small] == [400, 200]
+
+
+def test_merged_batches_of_several_stations_share_a_transaction_up_to_a_size():
+    from central.bridge.bridge import _transactions
+
+    merged = _merge_by_station(
+        _batches("st-a", [3]) + _batches("st-b", [4]) + _batches("st-c", [5])
+    )
+    assert [[b.station_id for b, _ in tx] for tx in _transactions(merged, 7)] == [
+        ["st-a", "st-b"],
+        ["st-c"],
+    ]
+    assert [[b.station_id for b, _ in tx] for tx in _transactions(merged, 1000)] == [
+        ["st-a", "st-b", "st-c"]
+    ]
+    # a station's two merged halves never share one transaction
+    big = _merge_by_station(_batches("st-a", [MAX_BATCH_EVENTS, 1]) + _batches("st-b", [1]))
+    txs = _transactions(big, 10 * MAX_BATCH_EVENTS)
+    assert [[b.station_id for b, _ in tx] for tx in txs] == [["st-a"], ["st-a", "st-b"]]
