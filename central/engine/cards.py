@@ -24,6 +24,7 @@ from protocol.journey import TERMINAL_STATES, State
 
 _q = queue_entries.c
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
+_STATES = {s.value: s.value for s in State}  # an unknown stored state fails loudly (KeyError)
 MAX_CARDS = 50000  # DirectoryCards.cards max_length
 MAX_STEPS = 20  # CardEntry.steps max_length
 
@@ -70,26 +71,28 @@ def directory_cards_json(conn: Connection, day: date, version: int) -> bytes:
         steps.setdefault(visit_id, []).append({"room_id": room_id, "label": label})
     best: dict[str, tuple[tuple[bool, Any, str], Any]] = {}
     for r in rows:
-        rank = (r.state not in _TERMINAL, r.created_at, r.visit_id)
-        cur = best.get(r.card_hash)
+        card, visit_id, state, _step, _prio, _free, created_at = r[:7]
+        rank = (state not in _TERMINAL, created_at, visit_id)
+        cur = best.get(card)
         if cur is None or rank > cur[0]:
-            best[r.card_hash] = (rank, r)
+            best[card] = (rank, r)
     entries: list[dict[str, Any]] = []
-    for card, (_rank, r) in sorted(best.items()):
-        visit_steps_info = steps.get(r.visit_id)
+    for card in sorted(best):
+        _card, visit_id, state, step, priority, step_free, _at, masked, ticket = best[card][1]
+        visit_steps_info = steps.get(visit_id)
         if not visit_steps_info:
             continue
         entries.append(
             {
                 "card_hash": card,
-                "visit_id": r.visit_id,
-                "masked_name": r.masked_name,
-                "state": State(r.state).value,
+                "visit_id": visit_id,
+                "masked_name": masked,
+                "state": _STATES[state],
                 "steps": visit_steps_info[:MAX_STEPS],
-                "current_step": min(r.current_step, len(visit_steps_info) - 1),
-                "priority": r.priority,
-                "step_free": bool(r.step_free),
-                "ticket_number": r.ticket_number,
+                "current_step": min(step, len(visit_steps_info) - 1),
+                "priority": priority,
+                "step_free": bool(step_free),
+                "ticket_number": ticket,
             }
         )
         if len(entries) == MAX_CARDS:
