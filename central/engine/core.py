@@ -398,9 +398,7 @@ class Engine:
             # two centrals sharing the load, or a nurse's call-next, never deadlock with this.
             for sid in sorted(ids):
                 self._lock_station(tx, sid)
-            wanted = {
-                e.room_id for b in batches for e in b.events if isinstance(e, CheckInEvent)
-            }
+            wanted = {e.room_id for b in batches for e in b.events if isinstance(e, CheckInEvent)}
             if wanted:
                 existing = tx.conn.execute(
                     select(rooms.c.room_id).where(rooms.c.room_id.in_(wanted))
@@ -519,6 +517,18 @@ class Engine:
         )
         tx.lock_rooms(sorted(existing_rooms))
 
+        # Every check-in's visit and card owner in two statements, not one per event. Each row
+        # serves its visit's first check-in only (popped); a later event of the same visit in
+        # this batch reads it again after the first one's writes.
+        prefetched = (
+            {}
+            if careful
+            else tx.prefetch_visits(
+                (e.visit_id, e.card_hash)
+                for e in fresh
+                if isinstance(e, CheckInEvent) and str(e.event_id) not in used_ids
+            )
+        )
         rows: list[dict[str, Any]] = []
         applied = 0
         for e in fresh:
@@ -532,7 +542,9 @@ class Engine:
             else:
                 used_ids.add(raw_id)
                 if isinstance(e, CheckInEvent):
-                    rej = self._event_check_in(tx, sid, e, raw_id, careful=careful)
+                    rej = self._event_check_in(
+                        tx, sid, e, raw_id, careful=careful, visit=prefetched.pop(e.visit_id, None)
+                    )
                     outcome = "applied"
                 elif isinstance(e, LeaseRequestEvent):
                     all_rooms = self._room_ids(tx.conn)
@@ -597,7 +609,14 @@ class Engine:
         )
 
     def _event_check_in(
-        self, tx: Tx, station_id: str, e: CheckInEvent, eid: str, *, careful: bool
+        self,
+        tx: Tx,
+        station_id: str,
+        e: CheckInEvent,
+        eid: str,
+        *,
+        careful: bool,
+        visit: VisitRow | None = None,
     ) -> Rejected | None:
         """Apply one station check-in. Every refusal is decided before this event writes any
         state, so a refusal only drops what it staged; `careful` adds a savepoint per event
@@ -609,7 +628,7 @@ class Engine:
                 lease_ops.note_station_number(
                     tx.conn, station_id, e.room_id, e.service_day, e.ticket_number, e.lease_id
                 )
-            v = tx.find_visit_by_id(e.visit_id, card_hash=e.card_hash)
+            v = visit or tx.find_visit_by_id(e.visit_id, card_hash=e.card_hash)
             if v is None:
                 raise Rejected.of("unknown_visit", visit_id=e.visit_id)
             owner = v.card_owner

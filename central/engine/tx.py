@@ -214,6 +214,12 @@ _VISIT_BY_ID_LOCKED = visit_query(visits.c.visit_id == bindparam("b_visit_id"), 
 _VISIT_WITH_CARD = visit_query(
     visits.c.visit_id == bindparam("b_visit_id"), lock=True, with_card=True
 )
+_VISITS_BY_IDS_LOCKED = visit_query(
+    visits.c.visit_id.in_(bindparam("b_visit_ids", expanding=True)), lock=True
+)
+_CARD_OWNERS = select(cards.c.card_hash, cards.c.patient_id).where(
+    cards.c.card_hash.in_(bindparam("b_hashes", expanding=True)), cards.c.active
+)
 _UPDATE_VISIT = update(visits).where(visits.c.visit_id == bindparam("b_visit_id"))
 _UPDATE_ENTRY = update(queue_entries).where(queue_entries.c.entry_id == bindparam("b_entry_id"))
 _INSERT_ENTRY = insert(queue_entries)
@@ -345,6 +351,27 @@ class Tx:
             stmt = _VISIT_BY_ID_LOCKED if lock else _VISIT_BY_ID
             rows = visits_from_rows(self.conn.execute(stmt, {"b_visit_id": visit_id}))
         return rows[0] if rows else None
+
+    def prefetch_visits(self, wanted: Iterable[tuple[str, str]]) -> dict[str, VisitRow]:
+        """Load (and on PostgreSQL lock) the visits of `wanted` (visit_id, card_hash) pairs in
+        two statements instead of one per event, each with `card_owner` set for its pair's
+        card. A visit asked for with two different cards is left out (its events use
+        `find_visit_by_id`). The rows are as of now: use each one only for the first write
+        to its visit in this transaction."""
+        pairs: dict[str, str | None] = {}
+        for visit_id, card in wanted:
+            pairs[visit_id] = card if pairs.get(visit_id, card) == card else None
+        ids = sorted(v for v, c in pairs.items() if c is not None)
+        if not ids:
+            return {}
+        rows = visits_from_rows(self.conn.execute(_VISITS_BY_IDS_LOCKED, {"b_visit_ids": ids}))
+        hashes = sorted({c for c in pairs.values() if c is not None})
+        owners = {h: p for h, p in self.conn.execute(_CARD_OWNERS, {"b_hashes": hashes})}
+        out: dict[str, VisitRow] = {}
+        for v in rows:
+            v.card_owner = owners.get(pairs[v.visit_id] or "")
+            out[v.visit_id] = v
+        return out
 
     def find_visit(
         self, where: ColumnElement[bool], params: dict[str, Any] | None = None, *, lock: bool = True
