@@ -531,6 +531,7 @@ class Engine:
         )
         rows: list[dict[str, Any]] = []
         applied = 0
+        tx.defer_writes = not careful  # careful = a savepoint per event: write at once
         for e in fresh:
             raw_id = str(e.event_id)
             eid: str | None = raw_id
@@ -573,6 +574,8 @@ class Engine:
                     "payload": e.model_dump(mode="json"),
                 }
             )
+        tx.defer_writes = False
+        tx.flush()
         if rows:
             tx.conn.execute(insert(events), rows)
         new_acked = acked

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -223,6 +223,9 @@ _CARD_OWNERS = select(cards.c.card_hash, cards.c.patient_id).where(
 _UPDATE_VISIT = update(visits).where(visits.c.visit_id == bindparam("b_visit_id"))
 _UPDATE_ENTRY = update(queue_entries).where(queue_entries.c.entry_id == bindparam("b_entry_id"))
 _INSERT_ENTRY = insert(queue_entries)
+_INSERT_ENTRIES = insert(queue_entries).returning(
+    queue_entries.c.entry_id, sort_by_parameter_order=True
+)
 
 
 def visits_from_rows(rows: Iterable[Any]) -> list[VisitRow]:
@@ -267,6 +270,17 @@ def visits_from_rows(rows: Iterable[Any]) -> list[VisitRow]:
     return out
 
 
+class Mark(NamedTuple):
+    """How much a Tx had staged (see `Tx.mark`)."""
+
+    audit: int
+    announcements: int
+    entries: int
+    visits: int
+    rooms: frozenset[str]
+    cards: bool
+
+
 class Tx:
     """State of one engine transaction; `finish()` writes audit rows and version bumps."""
 
@@ -282,22 +296,51 @@ class Tx:
         self.rooms_directory_changed = False
         self.leases_changed: set[str] = set()
         self._audit: list[dict[str, Any]] = []
+        # With `defer_writes` (a station batch), new queue entries and visit updates are kept
+        # here and written together by `flush()`: one executemany each instead of two
+        # statements per check-in. Every read of visits or entries through this Tx flushes
+        # first, and so does `finish()`.
+        self.defer_writes = False
+        self._staged_entries: list[tuple[VisitRow, dict[str, Any]]] = []
+        self._staged_visits: list[dict[str, Any]] = []
 
-    def mark(self) -> tuple[int, int, frozenset[str], bool]:
+    def mark(self) -> Mark:
         """Remember what is staged, to undo one event's part of a batch with `reset`."""
-        return (
+        return Mark(
             len(self._audit),
             len(self.announcements),
+            len(self._staged_entries),
+            len(self._staged_visits),
             frozenset(self.rooms_changed),
             self.cards_changed,
         )
 
-    def reset(self, mark: tuple[int, int, frozenset[str], bool]) -> None:
-        audit_len, ann_len, rooms_changed, cards_changed = mark
-        del self._audit[audit_len:]
-        del self.announcements[ann_len:]
-        self.rooms_changed = set(rooms_changed)
-        self.cards_changed = cards_changed
+    def reset(self, mark: Mark) -> None:
+        del self._audit[mark.audit :]
+        del self.announcements[mark.announcements :]
+        del self._staged_entries[mark.entries :]
+        del self._staged_visits[mark.visits :]
+        self.rooms_changed = set(mark.rooms)
+        self.cards_changed = mark.cards
+
+    def flush(self) -> None:
+        """Write the staged entries (taking their ids) and visit updates."""
+        if self._staged_entries:
+            staged, self._staged_entries = self._staged_entries, []
+            result = self.conn.execute(_INSERT_ENTRIES, [values for _v, values in staged])
+            for (v, _values), entry_id in zip(staged, result.scalars(), strict=True):
+                v.entry_id = int(entry_id)
+        if self._staged_visits:
+            staged_visits, self._staged_visits = self._staged_visits, []
+            # One visit updated twice: the later values win, in order.
+            merged: dict[str, dict[str, Any]] = {}
+            for values in staged_visits:
+                merged.setdefault(values["b_visit_id"], {}).update(values)
+            by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for values in merged.values():
+                by_keys.setdefault(tuple(sorted(values)), []).append(values)
+            for rows in by_keys.values():
+                self.conn.execute(_UPDATE_VISIT, rows)
 
     # -------------------------------------------------------------- locks and loads
 
@@ -334,6 +377,7 @@ class Tx:
 
     def load_visit(self, visit_id: str, *, lock: bool = True) -> VisitRow:
         """The visit (row-locked on PostgreSQL), or Rejected `unknown_visit`."""
+        self.flush()
         found = self.find_visit_by_id(visit_id, lock=lock)
         if found is None:
             raise Rejected.of("unknown_visit", visit_id=visit_id)
@@ -343,6 +387,7 @@ class Tx:
         self, visit_id: str, *, lock: bool = True, card_hash: str | None = None
     ) -> VisitRow | None:
         """The visit, or None; with `card_hash`, also whose that card is (`card_owner`)."""
+        self.flush()
         if card_hash is not None:
             rows = visits_from_rows(
                 self.conn.execute(_VISIT_WITH_CARD, {"b_visit_id": visit_id, "b_hash": card_hash})
@@ -358,6 +403,7 @@ class Tx:
         card. A visit asked for with two different cards is left out (its events use
         `find_visit_by_id`). The rows are as of now: use each one only for the first write
         to its visit in this transaction."""
+        self.flush()
         pairs: dict[str, str | None] = {}
         for visit_id, card in wanted:
             pairs[visit_id] = card if pairs.get(visit_id, card) == card else None
@@ -376,10 +422,12 @@ class Tx:
     def find_visit(
         self, where: ColumnElement[bool], params: dict[str, Any] | None = None, *, lock: bool = True
     ) -> VisitRow | None:
+        self.flush()
         rows = visits_from_rows(self.conn.execute(visit_query(where, lock=lock), params or {}))
         return rows[0] if rows else None
 
     def execute(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+        self.flush()
         return self.conn.execute(stmt, params or {})
 
     # -------------------------------------------------------------- writes
@@ -426,7 +474,10 @@ class Tx:
     def update_visit(self, v: VisitRow, **values: Any) -> None:
         values.setdefault("state", v.state.value)
         values["updated_at"] = self.now
-        self.conn.execute(_UPDATE_VISIT, {"b_visit_id": v.visit_id, **values})
+        if self.defer_writes:
+            self._staged_visits.append({"b_visit_id": v.visit_id, **values})
+        else:
+            self.conn.execute(_UPDATE_VISIT, {"b_visit_id": v.visit_id, **values})
         v.updated_at = self.now
         if "current_step" in values:
             v.current_step = values["current_step"]
@@ -434,6 +485,7 @@ class Tx:
             v.priority = values["priority"]
 
     def update_entry(self, v: VisitRow, **values: Any) -> None:
+        self.flush()
         assert v.entry_id is not None
         self.conn.execute(_UPDATE_ENTRY, {"b_entry_id": v.entry_id, **values})
         for key, attr in (
@@ -476,9 +528,13 @@ class Tx:
             "call_count": 0,
             "checked_in_at": self.now,
         }
-        result = self.conn.execute(_INSERT_ENTRY, values)
-        assert result.inserted_primary_key is not None
-        v.entry_id = int(result.inserted_primary_key[0])
+        if self.defer_writes:
+            v.entry_id = None  # set by flush()
+            self._staged_entries.append((v, values))
+        else:
+            result = self.conn.execute(_INSERT_ENTRY, values)
+            assert result.inserted_primary_key is not None
+            v.entry_id = int(result.inserted_primary_key[0])
         v.entry_room = room_id
         v.entry_state = "WAITING"
         v.entry_step = v.current_step
@@ -492,6 +548,7 @@ class Tx:
 
     def finish(self) -> Changes:
         """Write the staged audit rows and bump the changed rooms' and documents' versions."""
+        self.flush()
         if self._audit:
             self.conn.execute(insert(audit_log), self._audit)
         if self.rooms_changed:

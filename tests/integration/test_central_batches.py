@@ -470,3 +470,29 @@ def test_a_constraint_in_one_station_s_batch_does_not_hold_back_the_others(engin
     assert [r.ack.acked_through for r in results] == [1, 1, 1]
     assert [[x.reason for x in r.ack.rejects] for r in results] == [[], ["invalid_input"], []]
     assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v3"]
+
+
+def test_a_visit_checked_in_twice_in_one_batch_is_queued_once(engine):
+    # The batch path loads visits up front and writes entries together at the end of the
+    # batch: the second check-in of v1 must still see the first one's entry.
+    engine.load(small_hospital({"v1": ["r1"], "v2": ["r2"], "v3": ["r1"]}))
+    res = engine.apply_batch(
+        batch(
+            "st-a",
+            check_in(1, "v1", 1, "r1", at_ms=1),
+            check_in(2, "v2", 2, "r1", at_ms=2),  # v2's step is in r2
+            check_in(3, "v1", 1, "r1", at_ms=3),
+            check_in(4, "v3", 3, "r1", at_ms=4),
+        )
+    )
+    assert res.ack.acked_through == 4
+    assert [(r.station_seq, r.reason) for r in res.ack.rejects] == [
+        (2, "wrong_room"),
+        (3, "already_queued"),
+    ]
+    with engine.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(queue_entries)).scalar() == 2
+    assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v3"]
+    assert engine.call_next("r1", actor="n").visit.visit_id == "v1"
+    assert engine.visit("v3").state is State.WAITING
+    assert engine.visit("v2").state is State.REGISTERED
