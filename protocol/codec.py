@@ -18,6 +18,9 @@ from protocol.messages import DirectoryDocument
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+DIRECTORY_MAX_BYTES = 48 * 1024 * 1024
+"""Directory documents may be larger: today's cards of a 16,000-visit day already pass 8 MB
+(about 490 bytes per card), and the document admits 50,000 cards."""
 _MAX_DEPTH = 64
 
 _directory_adapter: TypeAdapter[DirectoryDocument] = TypeAdapter(DirectoryDocument)
@@ -105,7 +108,9 @@ def decode(cls: type[M], payload: bytes | str, max_bytes: int = DEFAULT_MAX_BYTE
         raise DecodeError("too_deep", "$", "payload nesting is too deep") from None
 
 
-def decode_directory(payload: bytes | str, max_bytes: int = DEFAULT_MAX_BYTES) -> DirectoryDocument:
+def decode_directory(
+    payload: bytes | str, max_bytes: int = DIRECTORY_MAX_BYTES
+) -> DirectoryDocument:
     """Decode any directory document (rooms, cards, config, map, routes) by its `kind`."""
     obj = parse_json(payload, max_bytes)
     _check_version(obj)

@@ -154,3 +154,30 @@ def test_random_json_raises_decode_error(value):
     for cls in ALL_MESSAGES:
         with pytest.raises(DecodeError):
             decode(cls, json.dumps(value))
+
+
+def test_the_cards_of_a_big_day_fit_the_directory_limit_but_not_the_message_limit():
+    from datetime import date
+
+    from protocol.base import LocalizedText
+    from protocol.codec import DEFAULT_MAX_BYTES, DIRECTORY_MAX_BYTES
+    from protocol.messages import CardEntry, DirectoryCards, VisitStepInfo
+
+    step = VisitStepInfo(room_id="lab-1", label=LocalizedText(ko="채혈실", en="Blood test"))
+    entry = CardEntry(
+        card_hash="ab" * 32,
+        visit_id="v-2026-000001",
+        masked_name="김*각",
+        state="REGISTERED",
+        steps=[step, step, step],
+        current_step=0,
+    )
+    doc = DirectoryCards(
+        kind="cards", version=1, service_day=date(2026, 11, 27), cards=[entry] * 25_000
+    )
+    data = encode(doc)
+    assert DEFAULT_MAX_BYTES < len(data) < DIRECTORY_MAX_BYTES  # a 20,000-visit day
+    assert decode_directory(data) == doc
+    with pytest.raises(DecodeError) as e:
+        decode_directory(data, max_bytes=DEFAULT_MAX_BYTES)
+    assert e.value.reason == "too_large"
