@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from central.store.schema import events, queue_entries
 from protocol.journey import State
@@ -345,26 +346,37 @@ def test_dead_letters_keep_an_excerpt(engine):
     assert len(row.payload_excerpt) == 2000
 
 
-def test_a_constraint_the_checks_missed_rejects_one_event_not_the_batch(engine):
-    from sqlalchemy import text
-
-    engine.load(small_hospital({"v1": ["r1"], "v2": ["r1"], "v3": ["r1"]}))
+@contextmanager
+def queue_insert_fails_for(engine, visit_id):
+    """A constraint the engine's checks do not know: queueing `visit_id` raises IntegrityError."""
     with engine.db.write() as conn:
         if engine.db.is_sqlite:
             conn.execute(
                 text(
                     "CREATE TRIGGER boom BEFORE INSERT ON queue_entries "
-                    "WHEN NEW.visit_id = 'v2' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+                    f"WHEN NEW.visit_id = '{visit_id}' BEGIN SELECT RAISE(ABORT, 'boom'); END"
                 )
             )
         else:
             conn.execute(
                 text(
                     "ALTER TABLE queue_entries ADD CONSTRAINT boom "
-                    "CHECK (visit_id <> 'v2') NOT VALID"
+                    f"CHECK (visit_id <> '{visit_id}') NOT VALID"
                 )
             )
     try:
+        yield
+    finally:
+        with engine.db.write() as conn:
+            if engine.db.is_sqlite:
+                conn.execute(text("DROP TRIGGER boom"))
+            else:
+                conn.execute(text("ALTER TABLE queue_entries DROP CONSTRAINT boom"))
+
+
+def test_a_constraint_the_checks_missed_rejects_one_event_not_the_batch(engine):
+    engine.load(small_hospital({"v1": ["r1"], "v2": ["r1"], "v3": ["r1"]}))
+    with queue_insert_fails_for(engine, "v2"):
         res = engine.apply_batch(
             batch(
                 "st-a",
@@ -373,12 +385,6 @@ def test_a_constraint_the_checks_missed_rejects_one_event_not_the_batch(engine):
                 check_in(3, "v3", 3, "r1"),
             )
         )
-    finally:
-        with engine.db.write() as conn:
-            if engine.db.is_sqlite:
-                conn.execute(text("DROP TRIGGER boom"))
-            else:
-                conn.execute(text("ALTER TABLE queue_entries DROP CONSTRAINT boom"))
     assert res.ack.acked_through == 3
     assert [(r.station_seq, r.reason) for r in res.ack.rejects] == [(2, "invalid_input")]
     assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v3"]
@@ -435,25 +441,8 @@ def test_one_batch_per_station_per_transaction(engine):
 
 
 def test_a_constraint_in_one_station_s_batch_does_not_hold_back_the_others(engine):
-    from sqlalchemy import text
-
     engine.load(small_hospital({"v1": ["r1"], "v2": ["r1"], "v3": ["r1"]}))
-    with engine.db.write() as conn:
-        if engine.db.is_sqlite:
-            conn.execute(
-                text(
-                    "CREATE TRIGGER boom BEFORE INSERT ON queue_entries "
-                    "WHEN NEW.visit_id = 'v2' BEGIN SELECT RAISE(ABORT, 'boom'); END"
-                )
-            )
-        else:
-            conn.execute(
-                text(
-                    "ALTER TABLE queue_entries ADD CONSTRAINT boom "
-                    "CHECK (visit_id <> 'v2') NOT VALID"
-                )
-            )
-    try:
+    with queue_insert_fails_for(engine, "v2"):
         results = engine.apply_batches(
             [
                 batch("st-a", check_in(1, "v1", 1, "r1", at_ms=1)),
@@ -461,12 +450,6 @@ def test_a_constraint_in_one_station_s_batch_does_not_hold_back_the_others(engin
                 batch("st-c", check_in(1, "v3", 3, "r1", at_ms=3, node="st-c")),
             ]
         )
-    finally:
-        with engine.db.write() as conn:
-            if engine.db.is_sqlite:
-                conn.execute(text("DROP TRIGGER boom"))
-            else:
-                conn.execute(text("ALTER TABLE queue_entries DROP CONSTRAINT boom"))
     assert [r.ack.acked_through for r in results] == [1, 1, 1]
     assert [[x.reason for x in r.ack.rejects] for r in results] == [[], ["invalid_input"], []]
     assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1", "v3"]
