@@ -45,6 +45,7 @@ from sqlalchemy import (
 
 from central.api.errors import ApiError, error_middleware
 from central.api.registry import Call, Registry, metrics_middleware
+from central.auth.http import actor_of
 from central.broker_config import (
     BrokerConfigError,
     BrokerUser,
@@ -89,6 +90,8 @@ enrolment_codes = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
     Column("used_by_host", String(253), nullable=True),
+    # Withdrawn from the dashboard before use (migration 0005); expires_at is set to then too.
+    Column("revoked_at", UTCDateTime, nullable=True),
 )
 
 # One row per station that ever enrolled; `revoked_at` set means the broker refuses it.
@@ -514,7 +517,7 @@ def enrolment_routes(registry: Registry) -> None:
             b.location,
             station_id=b.station_id,
             name_en=b.name_en,
-            created_by="api",
+            created_by=(actor_of(call.request) or "api")[:64],
         )
         return CodeOut(code=issued.code, station_id=issued.station_id, expires_at=issued.expires_at)
 

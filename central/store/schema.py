@@ -274,6 +274,7 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Index("ix_audit_visit", "visit_id", "audit_id"),
     Index("ix_audit_room", "room_id", "audit_id"),
+    Index("ix_audit_day", "service_day", "audit_id"),  # analytics of past days (0005)
 )
 
 ticket_leases = Table(
@@ -331,4 +332,29 @@ site_state = Table(
     metadata,
     Column("key", String(32), primary_key=True),
     Column("value", String(200), nullable=False),
+)
+
+# Service-day settings an admin changed at runtime (central/api/admin_routes.py); they win
+# over the config file. One row per key; `value` is JSON (a number, or for day_starts_at
+# {"value", "previous", "from_day"}: a new day start applies from a coming service day).
+service_settings = Table(
+    "service_settings",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Every change of a service-day setting: who, when, before and after.
+service_settings_audit = Table(
+    "service_settings_audit",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("key", String(32), nullable=False),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=False),
+    Column("effective_day", Date, nullable=True),
 )
