@@ -42,6 +42,8 @@ COLUMNS = (
 REQUIRED = ("registration_no", "name", "steps")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0", ""}
+# First characters that make a spreadsheet treat a cell as a formula (CSV injection).
+_FORMULA = ("=", "+", "-", "@")
 
 # Which CSV column a pydantic field error belongs to.
 _FIELD_COLUMN = {
@@ -83,13 +85,24 @@ def parse_csv(raw: bytes, *, default_day: date, source: str = "<csv>") -> Parsed
     patients: dict[str, tuple[int, PatientIn]] = {}
     visits: list[VisitIn] = []
     sources: list[str] = []
-    for row in reader:
+    seen: dict[str, tuple[int, str]] = {}  # appointment id / card UID -> (line, owner)
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as e:  # e.g. a field beyond the csv module's size limit
+            problems.append(ImportProblem(f"line {reader.line_num + 1}", str(e)))
+            continue
         line = reader.line_num
         if None in row:
             problems.append(ImportProblem(f"line {line}", "more fields than header columns"))
             continue
         cells = {k: (v or "").strip() for k, v in row.items()}
         if not any(cells.values()):
+            continue
+        if _hostile(cells, line, seen, problems):
             continue
         if _row(cells, line, default_day, patients, visits, problems):
             sources.append(f"line {line}, column steps")
@@ -99,6 +112,38 @@ def parse_csv(raw: bytes, *, default_day: date, source: str = "<csv>") -> Parsed
         raise ImportFileError(source, problems)
     data = HospitalData(patients=[p for _line, p in patients.values()], visits=visits)
     return ParsedImport(data=data, visit_sources=sources)
+
+
+def _hostile(
+    cells: dict[str, str],
+    line: int,
+    seen: dict[str, tuple[int, str]],
+    problems: list[ImportProblem],
+) -> bool:
+    """Cells a spreadsheet would run as a formula, control characters, and an appointment id
+    or card UID already used on another line: True (and problems) when the row has any."""
+    before = len(problems)
+    for column, value in cells.items():
+        if value[:1] in _FORMULA:
+            problems.append(
+                ImportProblem(
+                    f"line {line}, column {column}",
+                    f"starts with {value[0]!r}: a spreadsheet formula, refused",
+                )
+            )
+        elif any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            problems.append(ImportProblem(f"line {line}, column {column}", "control character"))
+    reg = cells.get("registration_no", "")
+    for column, key in (("appointment_id", "appt"), ("card_uid", "card")):
+        value = cells.get(column, "").replace(":", "").upper()
+        if not value:
+            continue
+        first = seen.setdefault(f"{key}:{value}", (line, reg))
+        if first[0] != line and (key == "appt" or first[1] != reg):
+            problems.append(
+                ImportProblem(f"line {line}, column {column}", f"already used on line {first[0]}")
+            )
+    return len(problems) > before
 
 
 def _row(

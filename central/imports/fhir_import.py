@@ -75,7 +75,8 @@ def parse_fhir_bundle(
     from fhir.resources.R4B.bundle import Bundle
 
     try:
-        bundle = Bundle.model_validate_json(raw)
+        # A byte order mark (Windows editors write one) is not part of the JSON.
+        bundle = Bundle.model_validate_json(raw.removeprefix(b"\xef\xbb\xbf"))
     except ValidationError as e:
         raise ImportFileError(
             source,
@@ -90,12 +91,17 @@ def parse_fhir_bundle(
     patient_reg: dict[str, str] = {}
     rooms: dict[str, str] = {}
     appointments: list[tuple[int, Any]] = []
+    first_entry: dict[str, int] = {}
     for index, entry in enumerate(bundle.entry or []):
         res: Any = entry.resource
         if res is None:
             continue
         kind = type(res).__name__
         where = f"entry[{index}] {kind}/{res.id}"
+        first = first_entry.setdefault(f"{kind}/{res.id}", index)
+        if first != index:
+            problems.append(ImportProblem(where, f"the same id as entry[{first}]"))
+            continue
         if kind == "Patient":
             reg = _registration_no(res)
             name = _patient_name(res)
@@ -104,6 +110,11 @@ def parse_fhir_bundle(
                 continue
             if name is None:
                 problems.append(ImportProblem(f"{where} .name", "no usable name"))
+                continue
+            if name.strip()[:1] in ("=", "+", "-", "@"):
+                problems.append(
+                    ImportProblem(f"{where} .name", "starts like a spreadsheet formula, refused")
+                )
                 continue
             phone = next(
                 (t.value for t in (res.telecom or []) if t.system == "phone" and t.value), None
