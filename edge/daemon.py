@@ -20,8 +20,9 @@ from aiohttp import web
 
 from edge.config import EdgeConfig
 from edge.errors import EdgeError, SiteKeyError
-from edge.feedback import ScreenFeed
+from edge.feedback import ReaderLights, ScreenFeed
 from edge.http import EdgeHttp
+from edge.metrics import READER_STATES, READER_STATUS
 from edge.readers import Debouncer, make_raw_reader
 from edge.readers.base import CardRead, Reader, ReadResult
 from edge.readers.simulated import SimulatedReader
@@ -78,6 +79,7 @@ class Daemon:
             self.readers.append((reader, Debouncer(rc.debounce_s)))
             if isinstance(reader, SimulatedReader):
                 self.simulated[reader.name] = reader
+        self.station.signal = ReaderLights({r.name: r for r, _ in self.readers})
         self.syncer = Syncer(config, self.station, [r for r, _ in self.readers])
         self.feed: ScreenFeed = self.station.feed
         self._waiters: dict[int, tuple[ReadResult, asyncio.Future[StationScreen | None]]] = {}
@@ -123,11 +125,16 @@ class Daemon:
 
     async def _watch_reader_health(self, interval_s: float = 1.0) -> None:
         # Drivers report health by polling (cheap, never blocks); a change becomes an event
-        # for central and an immediate status update. The first reading is the baseline.
+        # for central, an immediate status update and the reader-status gauge. The first
+        # reading is the baseline. `degraded` is worked out by the drivers' HealthTracker.
         last: dict[str, str] = {}
         while True:
             for reader, _ in self.readers:
                 health = reader.health()
+                for state in READER_STATES:
+                    READER_STATUS.labels(reader=health.name, status=state).set(
+                        1 if state == health.status else 0
+                    )
                 before = last.get(health.name)
                 last[health.name] = health.status
                 if before is not None and before != health.status:

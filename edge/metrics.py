@@ -33,3 +33,9 @@ STALE_DOCUMENTS = Counter(
     ["kind"],
 )
 MQTT_CONNECTED = Gauge("nfch_edge_mqtt_connected", "1 while the broker link is up.")
+READER_STATUS = Gauge(
+    "nfch_edge_reader_status",
+    "1 for each reader's current health (ok, degraded, disconnected, error), 0 for the others.",
+    ["reader", "status"],
+)
+READER_STATES = ("ok", "degraded", "disconnected", "error")

@@ -204,9 +204,13 @@ class Station:
     # --- taps -------------------------------------------------------------------------------
 
     async def on_read(self, result: ReadResult) -> StationScreen:
-        """Handle one (debounced) reader result: record, then show and signal."""
+        """Handle one (debounced) reader result: record, then show, then signal the reader.
+
+        The reader's LED/buzzer signal is only queued here (`ReaderSignal.signal` returns at
+        once), so it never delays the write, the screen or the next tap.
+        """
         screen = self.handle_read(result)
-        await self.signal.signal(result.reader, screen.kind)
+        self.signal.signal(result.reader, screen.kind)
         return screen
 
     def handle_read(self, result: ReadResult) -> StationScreen:

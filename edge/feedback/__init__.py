@@ -1,5 +1,10 @@
 """Feedback to the patient after a tap: the local station screen feed and reader LED/buzzer.
 
+Both come after the durable write (`edge.station`); neither waits for the other. The reader's
+LED/buzzer says one of three things (`acr122.OUTCOME_OF`): ok, tap again, go to reception; a
+driver that can show them has `signal_outcome(outcome)`, which must return at once (the PC/SC
+driver queues the pseudo-APDU for its own thread).
+
 The screen feed is what `kiosk_ui`'s station mode shows: it connects to the daemon's
 `GET /api/v1/screen` WebSocket and receives `protocol.codec.encode(StationScreen)` text
 frames, the latest one at once and then each new one (`idle` after a few quiet seconds).
@@ -9,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
 
+from edge.feedback.acr122 import OUTCOME_OF, Outcome
 from protocol.codec import encode
 from protocol.messages import ScreenKind, StationScreen
 
@@ -21,18 +27,50 @@ _QUEUE_LIMIT = 32
 
 
 class ReaderSignal(Protocol):
-    """LED and buzzer of a reader: green beep for a check-in, red double beep for a problem."""
+    """LED and buzzer of the station's readers."""
 
-    async def signal(self, reader: str, kind: ScreenKind) -> None:
-        """Signal the outcome of a tap on the reader that read it."""
+    def signal(self, reader: str, kind: ScreenKind) -> None:
+        """Signal the outcome of a tap (the screen shown) on the reader that read it.
+
+        Returns at once: the signal is played in the background, never delaying the next tap.
+        """
+        ...
+
+
+@runtime_checkable
+class SignalsOutcomes(Protocol):
+    """A reader driver with a LED/buzzer it can drive (the PC/SC driver)."""
+
+    def signal_outcome(self, outcome: Outcome) -> None:
+        """Queue the pattern for `outcome`; returns at once."""
         ...
 
 
 class NoopReaderSignal:
-    """For readers without LED/buzzer control (and until a driver exposes one)."""
+    """For a station whose readers have no LED/buzzer control."""
 
-    async def signal(self, reader: str, kind: ScreenKind) -> None:
+    def signal(self, reader: str, kind: ScreenKind) -> None:
         return None
+
+
+class ReaderLights:
+    """Passes each tap's outcome to the driver that read it, when that driver has lights."""
+
+    def __init__(self, readers: Mapping[str, object]) -> None:
+        self._drivers: dict[str, SignalsOutcomes] = {
+            name: r for name, r in readers.items() if isinstance(r, SignalsOutcomes)
+        }
+
+    def signal(self, reader: str, kind: ScreenKind) -> None:
+        outcome = OUTCOME_OF.get(kind)
+        driver = self._drivers.get(reader)
+        if outcome is None or driver is None:
+            return
+        try:
+            driver.signal_outcome(outcome)
+        except Exception:
+            # Lights are a courtesy: the tap is recorded and on the screen already.
+            log.exception("feedback.signal_failed reader=%s outcome=%s", reader, outcome)
 
 
 class ScreenFeed:

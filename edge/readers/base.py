@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections import Counter as Tally
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -44,6 +47,19 @@ READER_ERRORS = Counter(
     "Card reads that failed or reader faults, by reader name and reason.",
     ["reader", "reason"],
 )
+# result: ok (the reader played it), rejected (it answered with another status), failed (no
+# answer: transmit or connect error), card_gone (the card had left and the reader took no escape
+# command), dropped (signals arrived faster than the reader plays them).
+READER_FEEDBACK = Counter(
+    "nfch_edge_reader_feedback_total",
+    "LED/buzzer signals sent to readers, by reader name and result.",
+    ["reader", "result"],
+)
+
+# Failed reads that say something about the reader rather than the patient: a card pulled away
+# before its UID was read is the patient's doing and never makes a reader "degraded".
+_READER_FAULTS: frozenset[str] = frozenset({"bad_uid", "bad_status", "reader_error"})
+_FAULTS_KEPT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,22 +221,77 @@ class Backoff:
             self.reset()
 
 
-class HealthTracker:
-    """A reader's health, logged on every change (drivers update it from any thread)."""
+class HealthSettings(Protocol):
+    """The part of a reader config the health tracker reads."""
 
-    def __init__(self, name: str, driver: str, status: ReaderState = "disconnected") -> None:
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def degraded_after(self) -> int: ...
+
+    @property
+    def degraded_window_s(self) -> float: ...
+
+
+class HealthTracker:
+    """A reader's health, logged on every change (drivers update it from any thread).
+
+    A driver sets the base state: `ok` (open and reading), `disconnected`, `error`. On top of
+    an `ok` reader, `snapshot()` reports **degraded** when it works but not well:
+
+    - `degraded_after` faults or more within the last `window_s` seconds, a fault being a
+      failed read the reader is to blame for (`bad_uid`, `bad_status`, `reader_error`; not
+      `card_removed`) or the loss of the working reader (unplugged, pcscd gone), so a reader
+      that keeps dropping off the bus is degraded once it is back; or
+    - its LED/buzzer feedback is switched on and the last signal was refused or failed.
+
+    It is `ok` again once the faults have aged out of the window and a signal has gone
+    through. Pure bookkeeping with an injected clock; the daemon polls `snapshot()`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        driver: str,
+        status: ReaderState = "disconnected",
+        *,
+        window_s: float = 60.0,
+        degraded_after: int = 3,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.name = name
         self.driver = driver
+        self.window_s = window_s
+        self.degraded_after = degraded_after
+        self._clock = clock
         self._status: ReaderState = status
         self._detail = ""
+        self._lock = threading.Lock()
+        self._faults: deque[tuple[float, str]] = deque()
+        self._feedback_error: str | None = None
+
+    @classmethod
+    def for_reader(
+        cls, config: HealthSettings, driver: str, status: ReaderState = "disconnected"
+    ) -> HealthTracker:
+        """A tracker with the thresholds of a reader's config."""
+        return cls(
+            config.name,
+            driver,
+            status,
+            window_s=config.degraded_window_s,
+            degraded_after=config.degraded_after,
+        )
 
     def set(self, status: ReaderState, detail: str = "") -> None:
-        """Record a new state; logs only when the status changes."""
+        """Record a new base state; logs only when the status changes."""
         detail = detail[:500]
         if status != self._status:
             if self._status == "ok" and status in ("disconnected", "error") and detail != "stopped":
                 # A working reader lost: a fault worth counting beside the failed reads.
                 READER_ERRORS.labels(reader=self.name, reason=status).inc()
+                self._fault("lost")
             level = logging.INFO if status == "ok" else logging.WARNING
             log.log(
                 level,
@@ -232,15 +303,52 @@ class HealthTracker:
             )
         self._status, self._detail = status, detail
 
+    def failed(self, failure: ReadFailure) -> ReadFailure:
+        """Count and log a failed read (`count_failure`) and note it if it is a reader fault."""
+        count_failure(failure)
+        if failure.reason in _READER_FAULTS:
+            self._fault(failure.reason)
+        return failure
+
+    def feedback_result(self, error: str | None) -> None:
+        """The outcome of the last LED/buzzer signal: None when it was played."""
+        self._feedback_error = error[:200] if error else None
+
+    def _fault(self, reason: str) -> None:
+        with self._lock:
+            self._faults.append((self._clock(), reason))
+            # Bounded whatever the fault rate; enough to report real counts in the detail.
+            while len(self._faults) > max(self.degraded_after, _FAULTS_KEPT):
+                self._faults.popleft()
+
+    def _recent_faults(self) -> list[str]:
+        cutoff = self._clock() - self.window_s
+        with self._lock:
+            while self._faults and self._faults[0][0] <= cutoff:
+                self._faults.popleft()
+            return [reason for _, reason in self._faults]
+
     @property
     def status(self) -> ReaderState:
+        """The base state the driver set (`snapshot()` adds `degraded`)."""
         return self._status
 
     def snapshot(self) -> ReaderHealth:
         """The current state as the protocol's `ReaderHealth`."""
-        return ReaderHealth(
-            name=self.name, driver=self.driver, status=self._status, detail=self._detail
-        )
+        status, detail = self._status, self._detail
+        if status == "ok":
+            problems = []
+            faults = self._recent_faults()
+            if len(faults) >= self.degraded_after:
+                tally = ", ".join(f"{r} x{n}" for r, n in sorted(Tally(faults).items()))
+                problems.append(f"{len(faults)} faults within {self.window_s:g} s ({tally})")
+            feedback = self._feedback_error
+            if feedback is not None:
+                problems.append(f"LED/buzzer feedback failing: {feedback}")
+            if problems:
+                status = "degraded"
+                detail = "; ".join([*problems, detail] if detail else problems)
+        return ReaderHealth(name=self.name, driver=self.driver, status=status, detail=detail[:500])
 
 
 def count_failure(failure: ReadFailure) -> ReadFailure:

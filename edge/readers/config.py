@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from edge.feedback.acr122 import LedBuzzerConfig
 from protocol.base import ID_PATTERN, Model
 
 NfcTarget = Literal["106A", "106B", "212F", "424F"]
@@ -30,6 +31,21 @@ class _ReaderConfigBase(Model):
         le=600,
         description="Longest wait between attempts to reopen a lost reader (jittered "
         "exponential backoff from 0.5 s).",
+    )
+    degraded_after: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="A working reader with this many faults within degraded_window_s is "
+        "reported 'degraded': failed reads it is to blame for (garbage UID, error status, "
+        "reader error; not a card pulled away too soon) and losses of the reader.",
+    )
+    degraded_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a fault counts towards 'degraded'; the reader is 'ok' again once "
+        "its faults are older than this.",
     )
 
 
@@ -72,6 +88,10 @@ class PcscReaderConfig(_ReaderConfigBase):
     )
     poll_interval_s: float = Field(
         default=0.2, gt=0, le=5, description="How often to look for a card or for the reader."
+    )
+    led_buzzer: LedBuzzerConfig = Field(
+        default_factory=LedBuzzerConfig,
+        description="LED/buzzer feedback through ACR122U pseudo-APDUs ([readers.led_buzzer]).",
     )
 
 

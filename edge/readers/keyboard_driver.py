@@ -24,7 +24,6 @@ from edge.readers.base import (
     OnRead,
     ReadFailure,
     ReadResult,
-    count_failure,
 )
 from edge.readers.config import KeyboardReaderConfig
 from edge.readers.keyboard_decode import KeyAssembler, Typed, typed_to_uid
@@ -58,7 +57,7 @@ class KeyboardReader:
     def __init__(self, config: KeyboardReaderConfig, clock: Clock = time.monotonic) -> None:
         self.config = config
         self._clock = clock
-        self._health = HealthTracker(config.name, self.driver)
+        self._health = HealthTracker.for_reader(config, self.driver)
 
     @property
     def name(self) -> str:
@@ -117,7 +116,7 @@ class KeyboardReader:
                 line.text, self.config.uid_format, self.config.byte_order, self.config.uid_bytes
             )
         except ValueError as e:
-            return count_failure(
+            return self._health.failed(
                 ReadFailure(
                     reader=self.name, reason="bad_uid", detail=str(e), read_at_monotonic=now
                 )

@@ -24,7 +24,6 @@ from edge.readers.base import (
     OnRead,
     ReadFailure,
     Technology,
-    count_failure,
     parse_uid,
 )
 from edge.readers.config import NfcpyReaderConfig
@@ -51,7 +50,7 @@ class NfcpyReader:
     def __init__(self, config: NfcpyReaderConfig, clock: Clock = time.monotonic) -> None:
         self.config = config
         self._clock = clock
-        self._health = HealthTracker(config.name, self.driver)
+        self._health = HealthTracker.for_reader(config, self.driver)
 
     @property
     def name(self) -> str:
@@ -113,7 +112,7 @@ class NfcpyReader:
         def terminate() -> bool:
             if pending.pop("target", None) is not None:
                 emit(
-                    count_failure(
+                    self._health.failed(
                         ReadFailure(
                             reader=self.name,
                             reason="card_removed",
@@ -144,7 +143,7 @@ class NfcpyReader:
         technology = _TECHNOLOGY.get(brty, "iso14443a")
         uid = parse_uid(identifier.hex())
         if uid is None:
-            return count_failure(
+            return self._health.failed(
                 ReadFailure(
                     reader=self.name,
                     reason="bad_uid",

@@ -12,7 +12,6 @@ from edge.readers.base import (
     HealthTracker,
     OnRead,
     ReadFailure,
-    count_failure,
     parse_uid,
 )
 from edge.readers.config import SimulatedReaderConfig
@@ -30,7 +29,7 @@ class SimulatedReader:
         self.config = config
         self._clock = clock
         self._queue: asyncio.Queue[CardRead | ReadFailure] = asyncio.Queue()
-        self._health = HealthTracker(config.name, self.driver, status="ok")
+        self._health = HealthTracker.for_reader(config, self.driver, status="ok")
 
     @property
     def name(self) -> str:
@@ -44,7 +43,7 @@ class SimulatedReader:
         normalized = parse_uid(uid)
         result: CardRead | ReadFailure
         if normalized is None:
-            result = count_failure(
+            result = self._health.failed(
                 ReadFailure(
                     reader=self.name,
                     reason="bad_uid",

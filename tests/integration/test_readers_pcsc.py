@@ -1,4 +1,9 @@
-"""The PC/SC driver through a real pcscd with vsmartcard's vpcd and a virtual card (no mocks)."""
+"""The PC/SC driver through a real pcscd with vsmartcard's vpcd and a virtual card (no mocks).
+
+LED/buzzer feedback: over vpcd there is no reader firmware, so the ACR122U pseudo-APDU the
+driver sends reaches the virtual card, which records it: these tests prove the bytes and when
+they are sent, not that an ACR122U lights up.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.readers import CardRead, PcscReaderConfig, ReadFailure, make_reader
+from edge.feedback.acr122 import LedBuzzerConfig
+from edge.readers import CardRead, PcscReaderConfig, ReadFailure, make_reader, unwrap
+from edge.readers.pcsc_driver import PcscReader
 from tests.support.pcsc import VPCD_READER, Pcscd, pcsc_problem, wait_for_card
-from tests.support.readers import reader_errors, running, wait_until
-from tests.support.vpcd_card import VirtualCard
+from tests.support.readers import reader_errors, reader_feedback, running, wait_until
+from tests.support.vpcd_card import GET_UID, VirtualCard
 
 pytestmark = pytest.mark.integration
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
+PATTERNS = LedBuzzerConfig()
+OK_APDU = PATTERNS.ok.apdu()
+TAP_AGAIN_APDU = PATTERNS.tap_again.apdu()
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +164,122 @@ async def test_cancel_interrupts_a_long_status_wait(pcscd):
         cancelled_at = time.monotonic()
     assert time.monotonic() - cancelled_at < 1.0
     assert reader.health().detail == "stopped"
+
+
+def _driver(reader: object) -> PcscReader:
+    raw = unwrap(reader)  # type: ignore[arg-type]
+    assert isinstance(raw, PcscReader)
+    return raw
+
+
+async def _tap(card: VirtualCard, got) -> object:
+    """Put the card on the reader and return what the driver delivered."""
+    card.insert()
+    return await got.next()
+
+
+async def test_led_buzzer_pseudo_apdu_reaches_the_card_after_its_uid_was_read(pcscd, card):
+    reader = _reader("pcsc-led", led_buzzer={"mode": "on"})
+    driver = _driver(reader)
+    before = reader_feedback("pcsc-led", "ok")
+    async with running(reader) as got:
+        await wait_until(lambda: reader.health().status == "ok")
+        assert driver.feedback_enabled()
+        read = await _tap(card, got)
+        assert isinstance(read, CardRead)
+        driver.signal_outcome("ok")
+        await wait_until(lambda: reader_feedback("pcsc-led", "ok") == before + 1)
+        assert card.apdus == [GET_UID, OK_APDU]
+        assert reader.health().status == "ok"
+
+
+async def test_mode_auto_sends_nothing_to_a_reader_that_is_not_an_acr122(pcscd, card):
+    reader = _reader("pcsc-auto")  # led_buzzer.mode defaults to auto; vpcd is no ACR122
+    driver = _driver(reader)
+    async with running(reader) as got:
+        await wait_until(lambda: reader.health().status == "ok")
+        assert isinstance(await _tap(card, got), CardRead)
+        assert not driver.feedback_enabled()
+        driver.signal_outcome("ok")
+        assert driver._signals.empty()  # not even queued
+        _take_away(card)
+    assert card.apdus == [GET_UID]
+
+
+async def test_a_refused_signal_is_counted_logged_once_and_degrades_until_one_is_played(
+    pcscd, caplog
+):
+    caplog.set_level(logging.INFO)
+    reader = _reader("pcsc-refuse", led_buzzer={"mode": "on"})
+    driver = _driver(reader)
+    rejected = reader_feedback("pcsc-refuse", "rejected")
+    played = reader_feedback("pcsc-refuse", "ok")
+    async with running(reader) as got:
+        await wait_until(lambda: reader.health().status == "ok")
+        for i in range(2):
+            # A card (or a reader) that answers the pseudo-APDU with "INS not supported".
+            refusing = VirtualCard(UID, led_status=b"\x6d\x00")
+            try:
+                assert isinstance(await _tap(refusing, got), CardRead)
+                driver.signal_outcome("ok")
+                await wait_until(
+                    lambda n=i: reader_feedback("pcsc-refuse", "rejected") == rejected + n + 1
+                )
+            finally:
+                _take_away(refusing)
+            assert refusing.apdus == [GET_UID, OK_APDU]
+        health = reader.health()
+        assert health.status == "degraded"
+        assert "LED/buzzer feedback failing: answered 6d00" in health.detail
+        assert caplog.text.count("reader.feedback_failed reader=pcsc-refuse") == 1
+        # Reads go on as before; a reader that plays the next signal is ok again.
+        accepting = VirtualCard(UID)
+        try:
+            assert isinstance(await _tap(accepting, got), CardRead)
+            driver.signal_outcome("tap_again")
+            await wait_until(lambda: reader_feedback("pcsc-refuse", "ok") == played + 1)
+        finally:
+            _take_away(accepting)
+        assert accepting.apdus == [GET_UID, TAP_AGAIN_APDU]
+        assert reader.health().status == "ok"
+        assert "reader.feedback_recovered reader=pcsc-refuse" in caplog.text
+
+
+async def test_repeated_error_answers_make_the_reader_degraded_and_it_recovers(pcscd):
+    reader = _reader("pcsc-degr", degraded_after=2, degraded_window_s=2.0)
+    async with running(reader) as got:
+        await wait_until(lambda: reader.health().status == "ok")
+        for _ in range(2):
+            bad = VirtualCard(UID, uid_status=b"\x6a\x81")
+            try:
+                result = await _tap(bad, got)
+            finally:
+                _take_away(bad)
+            assert isinstance(result, ReadFailure)
+            assert result.reason == "bad_status"
+        health = reader.health()
+        assert health.status == "degraded"
+        assert "bad_status x2" in health.detail
+        # No new faults: they age out of the 2 s window and the reader is ok again.
+        await wait_until(lambda: reader.health().status == "ok", within=5)
+        good = VirtualCard(UID)
+        try:
+            assert isinstance(await _tap(good, got), CardRead)
+        finally:
+            _take_away(good)
+        assert reader.health().status == "ok"
+
+
+async def test_a_signal_after_the_card_left_is_tried_as_an_escape_and_is_no_fault(pcscd, card):
+    # vpcd takes no escape (IFDHControl is not supported): like libccid without escapes on.
+    reader = _reader("pcsc-gone", led_buzzer={"mode": "on"})
+    driver = _driver(reader)
+    gone = reader_feedback("pcsc-gone", "card_gone")
+    async with running(reader) as got:
+        await wait_until(lambda: reader.health().status == "ok")
+        assert isinstance(await _tap(card, got), CardRead)
+        _take_away(card)
+        driver.signal_outcome("reception")
+        await wait_until(lambda: reader_feedback("pcsc-gone", "card_gone") == gone + 1)
+        assert reader.health().status == "ok"
+    assert card.apdus == [GET_UID]

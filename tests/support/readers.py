@@ -59,3 +59,9 @@ def reader_errors(reader: str, reason: str) -> float:
     """The current value of nfch_edge_reader_errors_total for one reader and reason."""
     labels = {"reader": reader, "reason": reason}
     return REGISTRY.get_sample_value("nfch_edge_reader_errors_total", labels) or 0.0
+
+
+def reader_feedback(reader: str, result: str) -> float:
+    """The current value of nfch_edge_reader_feedback_total for one reader and result."""
+    labels = {"reader": reader, "result": result}
+    return REGISTRY.get_sample_value("nfch_edge_reader_feedback_total", labels) or 0.0

@@ -10,6 +10,12 @@ This card answers the PC/SC GET DATA (UID) APDU `FF CA 00 00 00` like an ACR122U
 MIFARE card. `uid_status` makes it answer with an error status instead; `vanish_on_get_uid`
 makes it close the connection instead of answering (a card pulled away mid-read).
 
+Every command APDU received is recorded in `apdus` (with its arrival time in `apdu_times`), so
+a test can assert the exact bytes the station sent. The ACR122U's LED/buzzer pseudo-APDU
+(`FF 00 40 ...`) goes to the reader's firmware on a real ACR122U; over vpcd there is no reader
+firmware and the card itself receives it: this card answers it with `led_status` (90 00 by
+default, as the ACR122U answers 90 LL), or another status to play a reader that refuses it.
+
 Run as a program: `python -m tests.support.vpcd_card 04A1B2C3D4E5F6 [--port 35963]`.
 """
 
@@ -21,6 +27,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 
 VPCD_PORT = 35963
 # PC/SC part 3 ATR of a contactless ISO 14443 A part 3 card (MIFARE Classic 1K), as an ACR122U
@@ -29,6 +36,7 @@ ATR_ISO14443A = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
 GET_UID = bytes.fromhex("FFCA000000")
 SW_OK = b"\x90\x00"
 SW_INS_NOT_SUPPORTED = b"\x6d\x00"
+LED_BUZZER_PREFIX = bytes.fromhex("FF0040")
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
@@ -51,12 +59,19 @@ class VirtualCard:
         atr: bytes = ATR_ISO14443A,
         uid_status: bytes = SW_OK,
         vanish_on_get_uid: bool = False,
+        led_status: bytes = SW_OK,
+        on_apdu: Callable[[bytes], None] | None = None,
     ) -> None:
         self.uid = uid
         self.port = port
         self.atr = atr
         self.uid_status = uid_status
         self.vanish_on_get_uid = vanish_on_get_uid
+        self.led_status = led_status
+        # Called in the card's thread with each command APDU, before it is answered.
+        self.on_apdu = on_apdu
+        self.apdus: list[bytes] = []
+        self.apdu_times: list[float] = []
         self.inserted_at: float | None = None
         self.uid_requests = 0
         self.atr_sent_at: float | None = None
@@ -101,6 +116,12 @@ class VirtualCard:
 
     def answer(self, apdu: bytes) -> bytes | None:
         """The response APDU to `apdu`, or None to vanish without answering."""
+        self.apdu_times.append(time.monotonic())
+        if self.on_apdu is not None:
+            self.on_apdu(apdu)
+        self.apdus.append(apdu)
+        if apdu.startswith(LED_BUZZER_PREFIX):
+            return self.led_status
         if apdu == GET_UID:
             self.uid_requests += 1
             self.last_uid_request_at = time.monotonic()
