@@ -73,8 +73,10 @@ def load_config(
             raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        except (ValueError, RecursionError) as e:  # TOMLDecodeError, a 4,301-digit int, [[[[...
+            raise ConfigError(
+                f"{path}: not valid TOML: {str(e)[:300] or type(e).__name__}"
+            ) from None
     env_keys: dict[tuple[str, ...], str] = {}
     for key_path, raw in _env_overrides(env_prefix, environ).items():
         env_var = env_prefix + "__" + "__".join(p.upper() for p in key_path)
