@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from central.api import models as m
+from central.api.admin_routes import admin_routes
 from central.api.errors import error_middleware
 from central.api.map_routes import map_routes
 from central.api.registry import (
@@ -428,6 +429,8 @@ REGISTRY.routes.extend(assistant_routes())
 # app sets `central.enrolment.SERVICE_KEY` when the config has an [enrolment] section.
 enrolment_routes(REGISTRY)
 map_routes(REGISTRY, lambda call: _ctx(call).engine)  # map closures (central.api.map_routes)
+# Service-day settings and enrolment-code listing (central.api.admin_routes).
+admin_routes(REGISTRY, lambda call: _ctx(call).engine, lambda call: _ctx(call).publisher)
 
 
 @REGISTRY.route(

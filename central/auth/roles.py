@@ -32,6 +32,12 @@ class Action(StrEnum):
     STATION_REVOKE = "station.revoke"
     STAFF_MANAGE = "staff.manage"
     ROOM_ADMIN = "room.admin"
+    STATION_ENROL = "station.enrol"
+    """Make, list and withdraw station enrolment codes."""
+    MAP_CLOSURES = "map.closures"
+    """Close and reopen map nodes (elevators, stairs, corridors)."""
+    SETTINGS_MANAGE = "settings.manage"
+    """Change service-day settings (admin only)."""
 
 
 _ALL = frozenset(Action)
@@ -59,7 +65,15 @@ ALLOWED: dict[Role, frozenset[Action]] = {
             Action.ANALYTICS_READ,
         }
     ),
-    Role.TECHNICIAN: frozenset({Action.QUEUE_READ, Action.FLEET_READ, Action.STATION_REVOKE}),
+    Role.TECHNICIAN: frozenset(
+        {
+            Action.QUEUE_READ,
+            Action.FLEET_READ,
+            Action.STATION_REVOKE,
+            Action.STATION_ENROL,
+            Action.MAP_CLOSURES,
+        }
+    ),
     Role.ADMIN: _ALL,
 }
 """Role -> allowed actions. Technicians see queues (masked) and the fleet, not patients."""
