@@ -18,6 +18,7 @@ import time
 from aiohttp import web
 from sqlalchemy import func, select
 
+from central.api.admin_routes import runtime_for
 from central.api.routes import ApiContext, build_app
 from central.api.ws import Hub
 from central.assistant.http import install as install_assistant
@@ -148,6 +149,9 @@ class Central:
         if self._engine is None:
             self._engine = await asyncio.to_thread(open_engine, cfg, self.clock)
         engine = self._engine
+        # Service-day settings changed by an admin (stored) win over the config file.
+        runtime_settings = runtime_for(engine)
+        await asyncio.to_thread(runtime_settings.refresh)
         # An engine opened elsewhere (tests, tools) may carry another estimator: feed only ours.
         feed = (
             AuditFeed(engine, engine.estimator, cfg.bridge.estimator_feed_s)
@@ -194,12 +198,18 @@ class Central:
             service_day=engine.service_day,
         )
         app = build_app(ctx, max_body=cfg.api.max_body_bytes, authorizer=make_authorizer(auth))
-        hospital_map = await asyncio.to_thread(load_map, cfg.map_path())
         web_cfg = cfg.web
         if web_cfg.map_file is None:  # the phone page draws routes on the same map
             web_cfg = web_cfg.model_copy(update={"map_file": cfg.map_path()})
-        attach(app, ctx, auth, web_cfg)  # /auth, the staff dashboard, the phone page
+        # /auth, the staff dashboard, the phone page; `live_map` follows `central map import`
+        # and the API's closures, for the phone page's routes and the assistant alike.
+        live_map = attach(app, ctx, auth, web_cfg)
+        hospital_map = await asyncio.to_thread(
+            live_map.current if live_map is not None else lambda: load_map(cfg.map_path())
+        )
         assistant = AssistantService.from_config(cfg.assistant, engine, hospital_map)
+        if live_map is not None:
+            assistant.assistant.follow_map(live_map.current)
         # Its API routes are in the API registry (build_app installed them already).
         install_assistant(app, assistant)
         if cfg.enrolment is not None:
@@ -246,6 +256,7 @@ class Central:
                     warmup,
                     tg.create_task(wayfinding.run(), name="wayfinding"),
                     tg.create_task(self._heartbeat(publisher), name="snapshot-heartbeat"),
+                    tg.create_task(runtime_settings.run(), name="settings"),
                 ]
                 if feed is not None:
                     background.append(tg.create_task(feed.run(), name="estimator-feed"))

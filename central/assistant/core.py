@@ -66,7 +66,8 @@ class Assistant:
     ) -> None:
         self.faq = faq
         self.engine = engine
-        self.map = hospital_map
+        self._map = hospital_map
+        self._map_source: Callable[[], HospitalMap | None] | None = None
         self.max_chars = max_chars
         self.min_score = min_score
         self.min_coverage = min_coverage
@@ -78,16 +79,34 @@ class Assistant:
         self._checked_at = 0.0
         self._graphs: RoutingGraphs | None = None
         self._graphs_at = 0.0
-        self._floor_labels = (
-            {f.floor_id: f.label for f in hospital_map.floors} if hospital_map else {}
-        )
-        self._node_floor = (
-            {n.node_id: n.floor_id for n in hospital_map.nodes} if hospital_map else {}
-        )
+        self._floor_labels: dict[str, str] = {}
+        self._node_floor: dict[str, str] = {}
+        self._use_map(hospital_map)
         self._by_id = {e.id: e for e in faq.entries}
         self.refresh()
 
     # ------------------------------------------------------------------ data
+
+    @property
+    def map(self) -> HospitalMap | None:
+        """The map now: from the source given to `follow_map`, else the one given at start."""
+        if self._map_source is not None:
+            m = self._map_source()
+            if m is not self._map:
+                self._use_map(m)
+        return self._map
+
+    def follow_map(self, source: Callable[[], HospitalMap | None]) -> None:
+        """Ask `source` for the map before each use (an imported map, API closures); a new
+        map object rebuilds the routing graphs at once."""
+        self._map_source = source
+
+    def _use_map(self, m: HospitalMap | None) -> None:
+        with self._lock:
+            self._map = m
+            self._graphs = None
+            self._floor_labels = {f.floor_id: f.label for f in m.floors} if m else {}
+            self._node_floor = {n.node_id: n.floor_id for n in m.nodes} if m else {}
 
     def refresh(self, *, force: bool = False) -> Index:
         """The index, rebuilt when the room directory changed (a room added, renamed, opened
@@ -109,12 +128,13 @@ class Assistant:
 
     def graphs(self) -> RoutingGraphs | None:
         """Routing graphs, rebuilt each minute so closures that ended are forgotten."""
-        if self.map is None:
+        m = self.map
+        if m is None:
             return None
         now = self.clock()
         with self._lock:
             if self._graphs is None or now - self._graphs_at > 60.0:
-                self._graphs = build_graphs(self.map)
+                self._graphs = build_graphs(m)
                 self._graphs_at = now
             return self._graphs
 
@@ -137,6 +157,7 @@ class Assistant:
 
     def floor_of(self, node_id: str) -> str | None:
         """The floor label (2F) of a map node."""
+        self.map  # noqa: B018 - a newer map replaces the floor tables
         floor = self._node_floor.get(node_id)
         return self._floor_labels.get(floor) if floor else None
 

@@ -32,9 +32,9 @@ from central.auth.service import AuthService, PatientSession
 from central.auth.tokens import PatientClaims
 from central.engine import Engine, Rejected, VisitView
 from central.web.config import WebConfig
+from central.web.live_map import LiveMap
 from central.web.pages import phone_page
 from protocol.base import Model
-from protocol.hospital_map import HospitalMap
 from protocol.ids import is_valid_id
 from protocol.messages import DirectoryRoom
 
@@ -61,10 +61,13 @@ class PhoneContext:
     auth: AuthService
     config: WebConfig
     hub: Any
-    hospital_map: HospitalMap | None = None
+    live_map: LiveMap | None = None
+    """The map routes are drawn on (follows `central map import` and API closures)."""
     _rooms: dict[str, DirectoryRoom] = field(default_factory=dict)
     _rooms_version: int = -1
-    routes_cache: dict[tuple[str, str, bool, str], str] = field(default_factory=dict)
+    routes_cache: dict[tuple[str, str, bool, str, str], str] = field(default_factory=dict)
+    graphs: tuple[str, Any] | None = None
+    """Routing graphs of the map revision and closures they were built for."""
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     """Open phone feeds, closed when central shuts down."""
 
@@ -175,7 +178,7 @@ def patient_status(ctx: PhoneContext, visit_id: str) -> dict[str, Any]:
             "department": _text(room.department_name),
             "floor": room.floor_label,
             "prep_notes": _text(room.prep_notes),
-            "has_route": bool(ctx.hospital_map is not None and room.node_id),
+            "has_route": bool(ctx.live_map is not None and room.node_id),
         }
         if room
         else None,
@@ -277,7 +280,7 @@ async def logout(request: web.Request) -> web.Response:
 async def route_svg(request: web.Request) -> web.Response:
     """GET /p/v/{visit_id}/route.svg?lang=ko: the way to the current room, drawn by
     central.wayfinding (escaped by construction; shown through <img>, so nothing in it runs)."""
-    from central.wayfinding.routing import find_route
+    from central.wayfinding.routing import build_graphs, closed_nodes, find_route
     from central.wayfinding.svg import render_route_svg
 
     ctx = request.app[PHONE_KEY]
@@ -288,11 +291,14 @@ async def route_svg(request: web.Request) -> web.Response:
     lang = request.query.get("lang", "ko")
     if lang not in ("ko", "en", "zh", "ja"):
         lang = "ko"
-    m = ctx.hospital_map
-    if m is None:
+    if ctx.live_map is None:
         raise web.HTTPNotFound()
+    live = ctx.live_map
 
     def draw() -> str | None:
+        m, revision = live.snapshot()
+        if m is None:
+            return None
         v = ctx.engine.visit(claims.visit_id)
         rooms = ctx.rooms()
         target_id = v.room_id or (
@@ -309,9 +315,16 @@ async def route_svg(request: web.Request) -> web.Response:
                 start = done_room.node_id
         if start is None or start == target.node_id:
             return None
-        key = (start, target.node_id, v.step_free, lang)
+        # Closures with an `until` lapse by themselves: part of the key with the revision.
+        now = ctx.engine.clock.now()
+        graphs_key = revision + "|" + ",".join(sorted(closed_nodes(m, now)))
+        key = (start, target.node_id, v.step_free, lang, graphs_key)
         if key not in ctx.routes_cache:
-            route = find_route(m, start, target.node_id, v.step_free)
+            if len(ctx.routes_cache) > 2000:
+                ctx.routes_cache.clear()
+            if ctx.graphs is None or ctx.graphs[0] != graphs_key:
+                ctx.graphs = (graphs_key, build_graphs(m, now))
+            route = find_route(ctx.graphs[1], start, target.node_id, v.step_free)
             ctx.routes_cache[key] = render_route_svg(m, route, lang=lang)
         return ctx.routes_cache[key]
 
