@@ -1,5 +1,9 @@
 """Admin endpoints of the dashboard: staff accounts (list, create, disable, enable, end every
-session of an account). Admin role only; state changes are CSRF-checked like all others."""
+session of an account; admin role only), and the map's places for the enrolment-code and
+closure forms (admins and technicians). State changes are CSRF-checked like all others.
+
+Enrolment codes, closures and service-day settings go through the API itself
+(`/api/v1/stations/enrolment-codes`, `/api/v1/map/closures`, `/api/v1/admin/settings`)."""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from aiohttp import web
 from pydantic import Field
 
 from central.api.errors import ApiError, InvalidInput, NotFound
+from central.auth.errors import RoleForbidden
 from central.auth.http import AUTH_KEY, json_body, require_staff
-from central.auth.roles import Action, Role
+from central.auth.roles import Action, Role, allows
 from central.auth.store import StaffUser
 from protocol.base import Model
 
@@ -92,7 +97,50 @@ async def change_user(request: web.Request) -> web.Response:
     return web.json_response(_out(fresh))
 
 
+async def map_places(request: web.Request) -> web.Response:
+    """GET /staff/api/map: the map's floors, named places and elevator/stairs groups (for
+    picking where a station stands or what to close), from the map served now."""
+    claims = await require_staff(request, Action.QUEUE_READ)
+    if not (allows(claims.role, Action.MAP_CLOSURES) or allows(claims.role, Action.STATION_ENROL)):
+        raise RoleForbidden(f"role {claims.role} may not read the map's places")
+    from central.web.phone import PHONE_KEY
+
+    live = request.app[PHONE_KEY].live_map
+    m = await asyncio.to_thread(live.current) if live is not None else None
+    if m is None:
+        return web.json_response({"floors": [], "nodes": [], "groups": []})
+    floors = {f.floor_id: f.label for f in m.floors}
+    nodes = [
+        {
+            "node_id": n.node_id,
+            "floor": floors.get(n.floor_id, n.floor_id),
+            "kind": n.kind,
+            "name": n.name.model_dump(exclude_none=True) if n.name else None,
+            "group": n.group,
+        }
+        for n in m.nodes
+        if n.kind != "corridor" or n.name is not None
+    ]
+    groups: dict[str, dict[str, Any]] = {}
+    for n in m.nodes:
+        if n.group:
+            g = groups.setdefault(
+                n.group,
+                {
+                    "group": n.group,
+                    "kind": n.kind,
+                    "name": n.name.model_dump(exclude_none=True) if n.name else None,
+                    "floors": [],
+                },
+            )
+            g["floors"].append(floors.get(n.floor_id, n.floor_id))
+    return web.json_response(
+        {"floors": list(floors.values()), "nodes": nodes, "groups": list(groups.values())}
+    )
+
+
 def install(app: web.Application) -> None:
+    app.router.add_get("/staff/api/map", map_places, name="staff_map_places")
     app.router.add_get("/staff/api/users", list_users, name="staff_users")
     app.router.add_post("/staff/api/users", create_user, name="staff_user_create")
     app.router.add_post("/staff/api/users/{user_id}/{what}", change_user, name="staff_user_change")

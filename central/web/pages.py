@@ -6,7 +6,7 @@ from html import escape
 
 from central.web.config import WebConfig
 
-ASSET_VERSION = "2"  # bump when a script or the stylesheet changes (browser caches)
+ASSET_VERSION = "3"  # bump when a script or the stylesheet changes (browser caches)
 
 
 def esc(value: object) -> str:
@@ -75,7 +75,7 @@ def staff_dashboard(cfg: WebConfig) -> str:
     <button class="tab" data-tab="search" data-i18n="tab.search">환자 검색</button>
     <button class="tab" data-tab="analytics" data-i18n="tab.analytics">통계</button>
     <button class="tab" data-tab="fleet" data-i18n="tab.fleet">장비 현황</button>
-    <button class="tab" data-tab="admin" data-i18n="tab.admin">직원 관리</button>
+    <button class="tab" data-tab="admin" data-i18n="tab.admin">관리</button>
   </nav>
   <div class="user">
     <span id="conn" class="conn conn-off" data-i18n="conn.off">연결 끊김</span>
@@ -117,6 +117,20 @@ def staff_dashboard(cfg: WebConfig) -> str:
         <th data-i18n="fleet.acked">확인된 순번</th><th></th></tr></thead><tbody></tbody></table>
     </section>
     <section id="tab-analytics" class="tab-panel" hidden>
+      <form id="an-range" class="an-range">
+        <button type="button" class="btn btn-sm" data-range="today"
+                data-i18n="an.today">오늘</button>
+        <button type="button" class="btn btn-sm" data-range="yesterday"
+                data-i18n="an.yesterday">어제</button>
+        <button type="button" class="btn btn-sm" data-range="7"
+                data-i18n="an.last7">최근 7일</button>
+        <button type="button" class="btn btn-sm" data-range="30"
+                data-i18n="an.last30">최근 30일</button>
+        <label><span data-i18n="an.from">시작일</span> <input id="an-from" type="date"></label>
+        <label><span data-i18n="an.to">종료일</span> <input id="an-to" type="date"></label>
+        <button type="submit" class="btn btn-primary btn-sm" data-i18n="an.show">보기</button>
+        <span id="an-label" class="an-label"></span>
+      </form>
       <div class="an-head">
         <div id="an-cards" class="an-cards"></div>
         <a id="an-csv" class="btn" href="/staff/api/analytics.csv" download
@@ -130,6 +144,9 @@ def staff_dashboard(cfg: WebConfig) -> str:
         <figure class="an-chart">
           <figcaption data-i18n="an.waitByHour">시간대별 대기 시간 (중앙값, 분)</figcaption>
           <div id="an-waits"></div></figure>
+        <figure class="an-chart an-wide" id="an-days-fig" hidden>
+          <figcaption data-i18n="an.byDay">날짜별 진료 완료와 대기 시간 중앙값</figcaption>
+          <div id="an-days"></div></figure>
       </div>
       <table class="grid" id="an-rooms"><thead><tr>
         <th data-i18n="col.room">진료실</th><th data-i18n="an.completed">완료</th>
@@ -138,6 +155,17 @@ def staff_dashboard(cfg: WebConfig) -> str:
         <th data-i18n="an.growth">최근 30분 증감</th></tr></thead><tbody></tbody></table>
     </section>
     <section id="tab-admin" class="tab-panel" hidden>
+      <nav class="subtabs" role="tablist">
+        <button type="button" class="subtab" data-sub="users"
+                data-i18n="sub.users">직원 계정</button>
+        <button type="button" class="subtab" data-sub="codes"
+                data-i18n="sub.codes">스테이션 등록 코드</button>
+        <button type="button" class="subtab" data-sub="closures"
+                data-i18n="sub.closures">통제 구역</button>
+        <button type="button" class="subtab" data-sub="settings"
+                data-i18n="sub.settings">운영 설정</button>
+      </nav>
+      <div id="sub-users" class="sub-panel" hidden>
       <form id="user-form" class="user-form">
         <input id="new-username" required maxlength="64" data-i18n-placeholder="admin.username"
                placeholder="아이디" autocomplete="off">
@@ -158,6 +186,65 @@ def staff_dashboard(cfg: WebConfig) -> str:
         <th data-i18n="admin.username">아이디</th><th data-i18n="admin.name">이름</th>
         <th data-i18n="admin.role">역할</th><th data-i18n="admin.state">상태</th>
         <th></th></tr></thead><tbody></tbody></table>
+      </div>
+      <div id="sub-codes" class="sub-panel" hidden>
+        <p class="help" data-i18n="codes.help">새 스테이션(또는 교체한 라즈베리 파이)에 입력할
+          일회용 등록 코드를 만듭니다. 코드는 만들 때 한 번만 보여 주며, 서버에는 해시만
+          저장됩니다.</p>
+        <form id="code-form" class="user-form">
+          <input id="code-name" required maxlength="100" data-i18n-placeholder="codes.name"
+                 placeholder="스테이션 이름 (예: 2층 내과 접수)">
+          <input id="code-name-en" maxlength="100" data-i18n-placeholder="codes.nameEn"
+                 placeholder="영문 이름 (선택)">
+          <select id="code-location"><option value="" data-i18n="codes.noLocation">위치 지정
+            안 함</option></select>
+          <select id="code-station"><option value="" data-i18n="codes.newStation">새
+            스테이션</option></select>
+          <button class="btn btn-primary" type="submit" data-i18n="codes.create">등록 코드
+            만들기</button>
+        </form>
+        <div id="code-issued" class="issued" role="status" hidden></div>
+        <table class="grid" id="codes"><thead><tr>
+          <th data-i18n="fleet.station">스테이션</th><th data-i18n="codes.where">위치</th>
+          <th data-i18n="codes.status">상태</th><th data-i18n="codes.by">만든 사람</th>
+          <th data-i18n="codes.created">만든 시각</th><th data-i18n="codes.expires">만료</th>
+          <th data-i18n="codes.used">사용</th><th></th></tr></thead><tbody></tbody></table>
+      </div>
+      <div id="sub-closures" class="sub-panel" hidden>
+        <p class="help" data-i18n="closures.help">통제한 곳은 환자 휴대폰 안내, 스테이션과
+          안내 화면의 길 찾기에서 바로 피해 갑니다.</p>
+        <form id="closure-form" class="user-form">
+          <select id="closure-target" required></select>
+          <input id="closure-reason" required maxlength="200"
+                 data-i18n-placeholder="closures.reason" placeholder="사유 (예: 정기 점검)">
+          <input id="closure-reason-en" required maxlength="200"
+                 data-i18n-placeholder="closures.reasonEn"
+                 placeholder="영문 사유 (예: Maintenance)">
+          <label class="inline"><span data-i18n="closures.until">다시 여는 시각 (선택)</span>
+            <input id="closure-until" type="datetime-local"></label>
+          <button class="btn btn-danger" type="submit" data-i18n="closures.close">통제하기</button>
+        </form>
+        <table class="grid" id="closures"><thead><tr>
+          <th data-i18n="closures.place">장소</th><th data-i18n="closures.floor">층</th>
+          <th data-i18n="closures.why">사유</th><th data-i18n="closures.untilCol">다시 열림</th>
+          <th data-i18n="closures.source">설정</th><th></th></tr></thead><tbody></tbody></table>
+      </div>
+      <div id="sub-settings" class="sub-panel" hidden>
+        <form id="settings-form" class="settings-form" novalidate>
+          <div id="settings-fields" class="settings-fields"></div>
+          <p id="settings-error" class="form-error" role="alert" hidden></p>
+          <div class="settings-actions">
+            <button class="btn btn-primary" type="submit" data-i18n="settings.save">저장</button>
+            <span id="settings-day" class="meta"></span>
+          </div>
+        </form>
+        <h3 class="sub-title" data-i18n="settings.history">변경 기록</h3>
+        <table class="grid" id="settings-history"><thead><tr>
+          <th data-i18n="settings.at">시각</th><th data-i18n="settings.who">변경한 사람</th>
+          <th data-i18n="settings.key">설정</th><th data-i18n="settings.before">이전</th>
+          <th data-i18n="settings.after">이후</th><th data-i18n="settings.from">적용일</th>
+        </tr></thead><tbody></tbody></table>
+      </div>
     </section>
   </main>
   <aside id="drawer" class="drawer" hidden aria-live="polite">

@@ -19,18 +19,24 @@ from central.auth.http import make_authorizer
 from central.auth.service import AuthService
 from central.auth.tokens import derive_key
 from central.bridge import ChangePublisher, Fleet, SnapshotCache
+from central.bridge.directory import WayfindingPublisher
 from central.clock import Clock, SystemClock
+from central.config import SAMPLE_MAP as CENTRAL_SAMPLE_MAP
+from central.config import EnrolmentSettings
 from central.engine import Engine
 from central.engine.loader import HospitalData
+from central.enrolment import SERVICE_KEY as ENROLMENT_KEY
+from central.enrolment import EnrolmentService
 from central.seed import SampleHospital, sample_hospital
 from central.store import Database
 from central.web.config import WebConfig
+from central.web.live_map import LiveMap
 from central.web.site import attach
 from protocol.topics import Topics
 from tests.support.auth_world import auth_config
 
 SITE_KEY = b"web-test-site-key-0123456789abcd"
-SAMPLE_MAP = Path(__file__).resolve().parents[2] / "central" / "data" / "sample_map.json"
+SAMPLE_MAP = CENTRAL_SAMPLE_MAP  # the packaged sample (an imported map replaces it)
 PASSWORDS = {"nurse1": "nurse-password-1", "tech1": "tech-password-1", "admin1": "admin-password-1"}
 
 
@@ -45,6 +51,8 @@ class WebCentral:
     fleet: Fleet
     sample: SampleHospital
     port: int
+    wayfinding: WayfindingPublisher
+    live_map: LiveMap | None
 
     @property
     def base(self) -> str:
@@ -90,7 +98,19 @@ async def web_central(
     auth.add_user("tech1", "박기사", "technician", PASSWORDS["tech1"])
     auth.add_user("admin1", "이관리", "admin", PASSWORDS["admin1"])
     app = build_app(ctx, authorizer=make_authorizer(auth))
-    attach(app, ctx, auth, WebConfig(map_file=SAMPLE_MAP))
+    live_map = attach(app, ctx, auth, WebConfig(map_file=SAMPLE_MAP))
+    # Station enrolment codes through the API (the broker host is only told to stations).
+    app[ENROLMENT_KEY] = EnrolmentService(
+        db, EnrolmentSettings(broker_host="127.0.0.1"), site_key=SITE_KEY, clock=engine.clock
+    )
+    # The directory task: it serves the map the closure routes validate against.
+    wayfinding = WayfindingPublisher(
+        db,
+        SAMPLE_MAP,
+        engine.clock,
+        lambda docs: publisher.set_wayfinding(docs.map_payload, docs.routes_payload),
+        check_s=5.0,  # the closure routes wake it at once
+    )
     runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -100,11 +120,17 @@ async def web_central(
     await publisher.mark_all()
     try:
         async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(publisher.run(), name="publisher")
+            tasks = [
+                tg.create_task(publisher.run(), name="publisher"),
+                tg.create_task(wayfinding.run(), name="wayfinding"),
+            ]
             try:
-                yield WebCentral(engine, auth, hub, publisher, fleet, sample, port)
+                yield WebCentral(
+                    engine, auth, hub, publisher, fleet, sample, port, wayfinding, live_map
+                )
             finally:
-                task.cancel()
+                for task in tasks:
+                    task.cancel()
     finally:
         await runner.cleanup()
         engine.close()

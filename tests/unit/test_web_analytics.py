@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from central.web.analytics import Row, compute
@@ -66,3 +66,40 @@ def test_nothing_yet() -> None:
     assert doc["rooms"] == []
     assert doc["totals"]["no_show_rate"] is None
     assert doc["bottlenecks"] == []
+
+
+def test_several_days_give_a_trend_and_no_live_growth_for_the_past() -> None:
+    d1, d2 = date(2026, 11, 26), date(2026, 11, 27)
+    rows = [
+        Row(at(-1440), "a1", "check_in", "WAITING", "r1", d1),
+        Row(at(-1430), "a1", "call", "CALLED", "r1", d1),
+        Row(at(-1429), "a1", "start", "ONGOING", "r1", d1),
+        Row(at(-1420), "a1", "complete", "COMPLETED", "r1", d1),
+        Row(at(-1400), "a2", "check_in", "WAITING", "r1", d1),
+        Row(at(-1380), "a2", "call", "CALLED", "r1", d1),
+        Row(at(-1375), "a2", "no_show", "NO_SHOW", "r1", d1),
+        Row(at(0), "b1", "check_in", "WAITING", "r1", d2),
+        Row(at(30), "b1", "call", "CALLED", "r1", d2),
+        Row(at(31), "b1", "start", "ONGOING", "r1", d2),
+        Row(at(40), "b1", "complete", "COMPLETED", "r1", d2),
+    ]
+    past = compute(rows[:7], at(60), SEOUL, live=False)
+    assert past["bottlenecks"] == []
+    assert past["rooms"][0]["growth_30min"] is None
+    assert past["days"] == [
+        {
+            "day": "2026-11-26",
+            "completed": 1,
+            "no_shows": 1,
+            "no_show_rate": 0.5,
+            "wait_median_min": 15.0,  # 10 and 20 minutes
+        }
+    ]
+    both = compute(rows, at(60), SEOUL)
+    assert [(d["day"], d["completed"], d["wait_median_min"]) for d in both["days"]] == [
+        ("2026-11-26", 1, 15.0),
+        ("2026-11-27", 1, 30.0),
+    ]
+    assert both["totals"]["completed"] == 2
+    # Hours are hours of the day, over all days: 09:00 and 10:00 Seoul both days.
+    assert sum(h["completed"] for h in both["hours"]) == 2

@@ -37,10 +37,55 @@
       'an.waitMed': '대기 중앙값', 'an.waitP90': '대기 90%', 'an.service': '진료 시간',
       'an.growth': '최근 30분 증감', 'an.total': '오늘 완료', 'an.medWait': '대기 중앙값',
       'an.bottleneck': '대기가 빠르게 늘어나는 곳', 'an.none': '없음',
-      'tab.admin': '직원 관리', 'admin.username': '아이디', 'admin.name': '이름', 'admin.role': '역할',
+      'tab.admin': '관리', 'admin.username': '아이디', 'admin.name': '이름', 'admin.role': '역할',
       'admin.state': '상태', 'admin.password': '초기 비밀번호 (10자 이상)', 'admin.create': '직원 추가',
       active: '사용 중', disabled: '사용 중지', disable: '사용 중지', enable: '다시 사용',
       endSessions: '모든 기기 로그아웃', created: '직원을 추가했습니다',
+      'sub.users': '직원 계정', 'sub.codes': '스테이션 등록 코드', 'sub.closures': '통제 구역',
+      'sub.settings': '운영 설정',
+      'codes.help': '새 스테이션(또는 교체한 라즈베리 파이)에 입력할 일회용 등록 코드를 만듭니다. 코드는 만들 때 한 번만 보여 주며, 서버에는 해시만 저장됩니다.',
+      'codes.name': '스테이션 이름 (예: 2층 내과 접수)', 'codes.nameEn': '영문 이름 (선택)',
+      'codes.noLocation': '위치 지정 안 함', 'codes.newStation': '새 스테이션', 'codes.replace': '교체',
+      'codes.create': '등록 코드 만들기', 'codes.where': '위치', 'codes.status': '상태',
+      'codes.by': '만든 사람', 'codes.created': '만든 시각', 'codes.expires': '만료', 'codes.used': '사용',
+      code_pending: '사용 대기', code_used: '사용됨', code_expired: '만료됨', code_revoked: '취소됨',
+      'codes.revoke': '코드 취소', 'codes.confirmRevoke': '이 스테이션의 아직 쓰지 않은 등록 코드를 취소할까요?',
+      'codes.issuedTitle': '등록 코드 — 지금 한 번만 보입니다', 'codes.issuedFor': '스테이션',
+      'codes.validUntil': '유효 기한', 'codes.onPi': '라즈베리 파이에서 실행', 'codes.hide': '닫기',
+      'codes.none': '최근 7일 동안 만든 코드가 없습니다.', 'codes.revoked': '코드를 취소했습니다',
+      'closures.help': '통제한 곳은 환자 휴대폰 안내, 스테이션과 안내 화면의 길 찾기에서 바로 피해 갑니다.',
+      'closures.reason': '사유 (예: 정기 점검)', 'closures.reasonEn': '영문 사유 (예: Maintenance)',
+      'closures.until': '다시 여는 시각 (선택)', 'closures.close': '통제하기', 'closures.place': '장소',
+      'closures.floor': '층', 'closures.why': '사유', 'closures.untilCol': '다시 열림',
+      'closures.source': '설정', src_api: '대시보드', src_map_file: '지도 파일',
+      'closures.reopen': '다시 열기', 'closures.groups': '엘리베이터·계단 전체 (모든 층)',
+      'closures.nodes': '개별 장소', 'closures.none': '통제 중인 곳이 없습니다.',
+      'closures.confirmReopen': '이곳을 다시 열까요?', 'closures.closed': '통제했습니다',
+      'closures.reopened': '다시 열었습니다', 'closures.fileOnly': '지도 파일에서 변경',
+      'closures.unknownUntil': '미정', kind_elevator: '엘리베이터', kind_stairs: '계단',
+      kind_escalator: '에스컬레이터',
+      'settings.save': '저장', 'settings.history': '변경 기록', 'settings.at': '시각',
+      'settings.who': '변경한 사람', 'settings.key': '설정', 'settings.before': '이전', 'settings.after': '이후',
+      'settings.from': '적용일', 'settings.saved': '저장했습니다', 'settings.nothing': '바뀐 값이 없습니다',
+      'settings.today': '오늘 운영일', 'settings.fromConfig': '설정 파일 값', 'settings.changed': '변경',
+      'settings.pending': '예정', 'settings.since': '부터', 'settings.readonly': '읽기 전용',
+      'settings.noHistory': '아직 바꾼 적이 없습니다.',
+      set_day_starts_at: '운영일 시작 시각',
+      help_day_starts_at: '이 시각에 하루의 대기열과 번호표가 새로 시작됩니다. 바꾸면 아직 시작하지 않은 다음 운영일부터 적용됩니다.',
+      set_missed_requeue_after: '부재 후 다시 대기 (N명 뒤)',
+      help_missed_requeue_after: '호출에 오지 않은 환자를 대기 중인 N명 뒤로 다시 줄 세웁니다.',
+      set_no_show_after_calls: '노쇼 처리 호출 횟수 (K회)',
+      help_no_show_after_calls: 'K번 호출한 뒤 부재로 처리하면 노쇼가 됩니다.',
+      set_lease_block_size: '번호표 묶음 크기',
+      help_lease_block_size: '스테이션이 서버와 끊겨도 번호표를 줄 수 있도록 한 번에 나눠 주는 번호 수.',
+      set_lease_low_water: '번호표 보충 기준',
+      help_lease_low_water: '남은 번호가 이보다 적으면 새 묶음을 줍니다 (묶음 크기보다 작아야 합니다).',
+      set_lease_days_ahead: '미리 준비할 운영일 수',
+      help_lease_days_ahead: '다음 운영일의 번호도 미리 나눠 줍니다 (밤새 오프라인인 스테이션용).',
+      set_timezone: '시간대',
+      'an.today': '오늘', 'an.yesterday': '어제', 'an.last7': '최근 7일', 'an.last30': '최근 30일',
+      'an.from': '시작일', 'an.to': '종료일', 'an.show': '보기', 'an.byDay': '날짜별 진료 완료',
+      'an.totalRange': '기간 내 완료', 'an.days': '일',
     },
     en: {
       'app.title': 'Outpatient queues', 'tab.queues': 'Queues', 'tab.search': 'Patient search',
@@ -74,10 +119,55 @@
       'an.waitMed': 'Median wait', 'an.waitP90': '90% wait', 'an.service': 'Service time',
       'an.growth': 'Line growth (30 min)', 'an.total': 'Done today', 'an.medWait': 'Median wait',
       'an.bottleneck': 'Lines growing fastest', 'an.none': 'None',
-      'tab.admin': 'Staff', 'admin.username': 'User name', 'admin.name': 'Name', 'admin.role': 'Role',
+      'tab.admin': 'Admin', 'admin.username': 'User name', 'admin.name': 'Name', 'admin.role': 'Role',
       'admin.state': 'State', 'admin.password': 'First password (10+ characters)',
       'admin.create': 'Add staff', active: 'Active', disabled: 'Disabled', disable: 'Disable',
       enable: 'Enable', endSessions: 'Log out everywhere', created: 'Staff member added',
+      'sub.users': 'Staff accounts', 'sub.codes': 'Enrolment codes', 'sub.closures': 'Closures',
+      'sub.settings': 'Service day',
+      'codes.help': 'Make a one-time code to type on a new station (or a replaced Raspberry Pi). The code is shown once, when it is made; the server keeps only its hash.',
+      'codes.name': 'Station name (e.g. 2F internal medicine desk)', 'codes.nameEn': 'English name (optional)',
+      'codes.noLocation': 'No map location', 'codes.newStation': 'New station', 'codes.replace': 'Replace',
+      'codes.create': 'Make enrolment code', 'codes.where': 'Location', 'codes.status': 'Status',
+      'codes.by': 'Made by', 'codes.created': 'Made', 'codes.expires': 'Expires', 'codes.used': 'Used',
+      code_pending: 'Pending', code_used: 'Used', code_expired: 'Expired', code_revoked: 'Revoked',
+      'codes.revoke': 'Revoke code', 'codes.confirmRevoke': "Revoke this station's unused enrolment code?",
+      'codes.issuedTitle': 'Enrolment code — shown only now', 'codes.issuedFor': 'Station',
+      'codes.validUntil': 'Valid until', 'codes.onPi': 'On the Raspberry Pi, run', 'codes.hide': 'Close',
+      'codes.none': 'No codes made in the last 7 days.', 'codes.revoked': 'Code revoked',
+      'closures.help': "Closed places are avoided at once by the patients' phone page and by the routes of stations and kiosks.",
+      'closures.reason': 'Reason in Korean (e.g. 정기 점검)', 'closures.reasonEn': 'Reason in English (e.g. Maintenance)',
+      'closures.until': 'Reopens at (optional)', 'closures.close': 'Close', 'closures.place': 'Place',
+      'closures.floor': 'Floor', 'closures.why': 'Reason', 'closures.untilCol': 'Reopens',
+      'closures.source': 'Set in', src_api: 'Dashboard', src_map_file: 'Map file',
+      'closures.reopen': 'Reopen', 'closures.groups': 'Whole elevator or stairs (every floor)',
+      'closures.nodes': 'Single places', 'closures.none': 'Nothing is closed.',
+      'closures.confirmReopen': 'Reopen this place?', 'closures.closed': 'Closed',
+      'closures.reopened': 'Reopened', 'closures.fileOnly': 'Change in the map file',
+      'closures.unknownUntil': 'Not known', kind_elevator: 'Elevator', kind_stairs: 'Stairs',
+      kind_escalator: 'Escalator',
+      'settings.save': 'Save', 'settings.history': 'Changes', 'settings.at': 'When',
+      'settings.who': 'Who', 'settings.key': 'Setting', 'settings.before': 'Before', 'settings.after': 'After',
+      'settings.from': 'From day', 'settings.saved': 'Saved', 'settings.nothing': 'Nothing changed',
+      'settings.today': "Today's service day", 'settings.fromConfig': 'Config file value', 'settings.changed': 'Changed',
+      'settings.pending': 'Scheduled', 'settings.since': 'from', 'settings.readonly': 'Read-only',
+      'settings.noHistory': 'Never changed here.',
+      set_day_starts_at: 'Service day starts at',
+      help_day_starts_at: "The day's queues and ticket numbers start afresh at this time. A change applies from the next service day that has not begun.",
+      set_missed_requeue_after: 'Missed call: back after N others',
+      help_missed_requeue_after: 'A called patient who did not come goes back in line after N waiting patients.',
+      set_no_show_after_calls: 'No-show after K calls',
+      help_no_show_after_calls: 'Marking a patient missed after K calls makes them a no-show.',
+      set_lease_block_size: 'Ticket block size',
+      help_lease_block_size: 'Ticket numbers handed to a station at a time, so it can issue numbers while offline.',
+      set_lease_low_water: 'Ticket top-up mark',
+      help_lease_low_water: 'A new block is handed out when fewer numbers than this are left (smaller than the block size).',
+      set_lease_days_ahead: 'Service days leased ahead',
+      help_lease_days_ahead: "Also hand out numbers for coming service days (for stations offline overnight).",
+      set_timezone: 'Time zone',
+      'an.today': 'Today', 'an.yesterday': 'Yesterday', 'an.last7': 'Last 7 days', 'an.last30': 'Last 30 days',
+      'an.from': 'From', 'an.to': 'To', 'an.show': 'Show', 'an.byDay': 'Completed per day',
+      'an.totalRange': 'Done in range', 'an.days': 'days',
     },
   };
   const STATES = {
@@ -561,30 +651,79 @@
     return svg;
   }
 
+  // The selection: null = today (follows the service day); else YYYY-MM-DD strings.
+  const an = { from: null, to: null, today: null };
+
+  function shiftDay(iso, days) {
+    const d = new Date(`${iso}T00:00:00Z`);
+    d.setUTCDate(d.getUTCDate() + days);
+    return d.toISOString().slice(0, 10);
+  }
+
+  function anQuery() {
+    return an.from ? `?from=${encodeURIComponent(an.from)}&to=${encodeURIComponent(an.to)}` : '';
+  }
+
+  function pickRange(kind) {
+    const today = an.today;
+    if (kind === 'today' || !today) { an.from = null; an.to = null; }
+    else if (kind === 'yesterday') { an.from = shiftDay(today, -1); an.to = an.from; }
+    else { an.from = shiftDay(today, -(Number(kind) - 1)); an.to = today; }
+    loadAnalytics();
+  }
+
+  function pickDates(ev) {
+    ev.preventDefault();
+    const f = document.getElementById('an-from').value;
+    const to = document.getElementById('an-to').value || f;
+    if (!f) { pickRange('today'); return; }
+    an.from = f; an.to = to;
+    loadAnalytics();
+  }
+
   async function loadAnalytics() {
     try {
-      const d = await api('GET', '/staff/api/analytics');
+      const d = await api('GET', `/staff/api/analytics${anQuery()}`);
+      an.today = d.today;
+      const single = d.from === d.to;
+      document.getElementById('an-from').value = d.from;
+      document.getElementById('an-to').value = d.to;
+      document.getElementById('an-from').max = d.today;
+      document.getElementById('an-to').max = d.today;
+      document.getElementById('an-label').textContent = single ? d.from : `${d.from} – ${d.to}`;
+      document.getElementById('an-csv').setAttribute('href', `/staff/api/analytics.csv${anQuery()}`);
+      document.body.dataset.anRange = `${d.from}/${d.to}`;
       const card = (k, v) => el('div', { class: 'an-card' }, el('div', { class: 'k', text: t(k) }), el('div', { class: 'v', text: v }));
       const pct = (x) => (x === null ? '-' : `${Math.round(x * 1000) / 10}%`);
       const mins = (x) => (x === null ? '-' : `${x}${t('min')}`);
+      const isToday = single && d.to === d.today;
       document.getElementById('an-cards').replaceChildren(
-        card('an.total', String(d.totals.completed)), card('an.noShow', pct(d.totals.no_show_rate)),
+        card(isToday ? 'an.total' : 'an.totalRange', String(d.totals.completed)), card('an.noShow', pct(d.totals.no_show_rate)),
         card('an.medWait', mins(d.totals.wait_median_min)));
       const roomName = (id) => (roomById[id] ? tr(roomById[id].name) : id);
-      document.getElementById('an-bottleneck').replaceChildren(
+      const live = d.to === d.today;
+      const bn = document.getElementById('an-bottleneck');
+      bn.hidden = !live;
+      bn.replaceChildren(
         el('b', { text: `${t('an.bottleneck')}:` }),
         d.bottlenecks.length ? d.bottlenecks.map((id) => el('span', { class: 'chip chip-warn', text: roomName(id) })) : el('span', { text: t('an.none') }));
       const hours = d.hours.map((h) => ({ label: `${h.hour}`, value: h.completed }));
       document.getElementById('an-hours').replaceChildren(barChart(hours, ''));
       const waits = d.hours.map((h) => ({ label: `${h.hour}`, value: h.wait_median_min }));
       document.getElementById('an-waits').replaceChildren(barChart(waits, 'wait'));
+      const daysFig = document.getElementById('an-days-fig');
+      daysFig.hidden = single;
+      if (!single) {
+        const days = d.days.map((x) => ({ label: x.day.slice(5), value: x.completed }));
+        document.getElementById('an-days').replaceChildren(barChart(days, 'day'));
+      }
       const worst = [...d.rooms].sort((a, b) => (b.wait_median_min ?? -1) - (a.wait_median_min ?? -1));
       document.querySelector('#an-rooms tbody').replaceChildren(...worst.map((r) => el('tr', { class: 'static', dataset: { room: r.room_id } },
         el('td', {}, el('b', { text: roomName(r.room_id) })),
         el('td', { text: String(r.completed) }), el('td', { text: pct(r.no_show_rate) }),
         el('td', { text: mins(r.wait_median_min) }), el('td', { text: mins(r.wait_p90_min) }),
         el('td', { text: mins(r.service_median_min) }),
-        el('td', {}, el('span', { class: 'chip ' + (r.growth_30min > 0 ? 'chip-warn' : ''), text: (r.growth_30min > 0 ? '+' : '') + r.growth_30min })))));
+        el('td', {}, r.growth_30min === null ? '-' : el('span', { class: 'chip ' + (r.growth_30min > 0 ? 'chip-warn' : ''), text: (r.growth_30min > 0 ? '+' : '') + r.growth_30min })))));
     } catch (e) { failed(e); }
   }
 
@@ -624,6 +763,252 @@
     } catch (e) { failed(e); }
   }
 
+  // ------------------------------------------------------------------ admin: sub-pages
+
+  const SUBS = [['users', 'staff.manage'], ['codes', 'station.enrol'], ['closures', 'map.closures'],
+    ['settings', 'settings.manage']];
+  let adminSub = null;
+
+  function showSub(name) {
+    adminSub = name;
+    for (const b of document.querySelectorAll('.subtab')) b.classList.toggle('active', b.dataset.sub === name);
+    for (const p of document.querySelectorAll('.sub-panel')) p.hidden = p.id !== `sub-${name}`;
+    if (name === 'users') loadUsers();
+    if (name === 'codes') loadCodes();
+    if (name === 'closures') loadClosures();
+    if (name === 'settings') loadSettings();
+  }
+
+  function firstSub() {
+    const ok = SUBS.find(([, action]) => can(action));
+    return ok ? ok[0] : null;
+  }
+
+  const fmtDateTime = (iso) => {
+    if (!iso) return '-';
+    const d = new Date(iso);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  };
+
+  let places = null; // the map's floors, places and vertical groups
+  async function loadPlaces() {
+    if (places) return places;
+    places = await api('GET', '/staff/api/map');
+    places.byId = {};
+    for (const n of places.nodes) places.byId[n.node_id] = n;
+    return places;
+  }
+  const placeName = (id) => {
+    const n = places && places.byId[id];
+    if (!n) return id;
+    return n.name ? tr(n.name) : id;
+  };
+
+  function fillSelect(select, first, groups) {
+    const keep = select.value;
+    select.replaceChildren(...(first ? [first] : []), ...groups);
+    if ([...select.querySelectorAll('option')].some((o) => o.value === keep)) select.value = keep;
+  }
+
+  // -- enrolment codes
+
+  async function loadCodes() {
+    const tbody = document.querySelector('#codes tbody');
+    try {
+      await loadPlaces();
+      fillSelect(document.getElementById('code-location'),
+        el('option', { value: '', text: t('codes.noLocation') }),
+        places.nodes.filter((n) => n.kind !== 'corridor').map((n) => el('option', { value: n.node_id,
+          text: `${n.floor} · ${n.name ? tr(n.name) : n.node_id} (${n.node_id})` })));
+      const stations = can('fleet.read') ? (await api('GET', '/api/v1/stations')).items : [];
+      fillSelect(document.getElementById('code-station'),
+        el('option', { value: '', text: t('codes.newStation') }),
+        stations.map((x) => el('option', { value: x.station_id, text: `${t('codes.replace')}: ${x.station_id}` })));
+      const r = await api('GET', '/api/v1/stations/enrolment-codes');
+      if (!r.codes.length) {
+        tbody.replaceChildren(el('tr', { class: 'static' }, el('td', { colspan: '8', class: 'none', text: t('codes.none') })));
+        return;
+      }
+      const cls = { pending: 'chip-warn', used: 'chip-ok', expired: '', revoked: 'chip-bad' };
+      tbody.replaceChildren(...r.codes.map((c) => el('tr', { class: 'static', dataset: { station: c.station_id, status: c.status } },
+        el('td', {}, el('b', { text: c.station_id }), el('div', { class: 'meta', text: tr(c.name) })),
+        el('td', { text: c.node_id ? placeName(c.node_id) : '-' }),
+        el('td', {}, el('span', { class: `chip ${cls[c.status]}`, text: t(`code_${c.status}`) })),
+        el('td', { text: c.created_by }),
+        el('td', { text: fmtDateTime(c.created_at) }),
+        el('td', { text: fmtDateTime(c.revoked_at || c.expires_at) }),
+        el('td', { text: c.used_at ? `${fmtDateTime(c.used_at)} ${c.used_by_host || ''}` : '-' }),
+        el('td', { class: 'acts' }, c.status === 'pending'
+          ? actButton(t('codes.revoke'), 'btn-danger', () => revokeCodes(c.station_id), 'revoke-code') : null))));
+    } catch (e) { failed(e); }
+  }
+
+  async function createCode(ev) {
+    ev.preventDefault();
+    const f = (id) => document.getElementById(id);
+    const body = { name: f('code-name').value.trim() };
+    if (f('code-name-en').value.trim()) body.name_en = f('code-name-en').value.trim();
+    if (f('code-location').value) body.location = f('code-location').value;
+    if (f('code-station').value) body.station_id = f('code-station').value;
+    const box = f('code-issued');
+    box.hidden = true; // a code is shown once: the previous one goes away now
+    box.replaceChildren();
+    try {
+      const c = await api('POST', '/api/v1/stations/enrolment-codes', body);
+      box.replaceChildren(
+        el('div', { class: 'issued-title', text: t('codes.issuedTitle') }),
+        el('div', { class: 'code-big', id: 'issued-code', text: c.code }),
+        el('dl', { class: 'kv' },
+          el('dt', { text: t('codes.issuedFor') }), el('dd', { text: c.station_id }),
+          el('dt', { text: t('codes.validUntil') }), el('dd', { text: fmtDateTime(c.expires_at) }),
+          el('dt', { text: t('codes.onPi') }),
+          el('dd', {}, el('code', { text: `sudo nfc-hospital provision --central ${location.origin} --code ${c.code}` }))),
+        el('button', { class: 'btn', type: 'button', text: t('codes.hide'), onclick: () => { box.hidden = true; box.replaceChildren(); } }));
+      box.hidden = false;
+      f('code-form').reset();
+      loadCodes();
+    } catch (e) { failed(e); }
+  }
+
+  async function revokeCodes(stationId) {
+    if (await modal(t('codes.confirmRevoke'), [el('p', { text: stationId })]) !== 'ok') return;
+    try {
+      await api('POST', `/api/v1/stations/enrolment-codes/${encodeURIComponent(stationId)}/revoke`);
+      toast(`${stationId} · ${t('codes.revoked')}`);
+      loadCodes();
+    } catch (e) { failed(e); }
+  }
+
+  // -- map closures
+
+  async function loadClosures() {
+    const tbody = document.querySelector('#closures tbody');
+    try {
+      await loadPlaces();
+      fillSelect(document.getElementById('closure-target'), null, [
+        el('optgroup', { label: t('closures.groups') }, places.groups.map((g) => el('option', {
+          value: `group:${g.group}`, text: `${t('kind_' + g.kind)} · ${g.name ? tr(g.name) : g.group} (${g.floors.join(', ')})` }))),
+        el('optgroup', { label: t('closures.nodes') }, places.nodes.map((n) => el('option', {
+          value: `node:${n.node_id}`, text: `${n.floor} · ${n.name ? tr(n.name) : n.node_id} (${n.node_id})` }))),
+      ]);
+      const r = await api('GET', '/api/v1/map/closures');
+      if (!r.closures.length) {
+        tbody.replaceChildren(el('tr', { class: 'static' }, el('td', { colspan: '6', class: 'none', text: t('closures.none') })));
+        return;
+      }
+      tbody.replaceChildren(...r.closures.map((c) => el('tr', { class: 'static', dataset: { node: c.node_id, source: c.source } },
+        el('td', {}, el('b', { text: placeName(c.node_id) }), el('div', { class: 'meta', text: c.node_id })),
+        el('td', { text: (places.byId[c.node_id] || {}).floor || '-' }),
+        el('td', { text: tr(c.reason) }),
+        el('td', { text: c.until ? fmtDateTime(c.until) : t('closures.unknownUntil') }),
+        el('td', {}, el('span', { class: 'chip', text: t(`src_${c.source}`) })),
+        el('td', { class: 'acts' }, c.source === 'api'
+          ? actButton(t('closures.reopen'), 'btn-ok', () => reopen(c.node_id), 'reopen')
+          : el('span', { class: 'meta', text: t('closures.fileOnly') })))));
+    } catch (e) { failed(e); }
+  }
+
+  async function closePlace(ev) {
+    ev.preventDefault();
+    const f = (id) => document.getElementById(id);
+    const [kind, id] = f('closure-target').value.split(/:(.*)/s);
+    const body = { reason: { ko: f('closure-reason').value.trim(), en: f('closure-reason-en').value.trim() } };
+    body[kind === 'group' ? 'group' : 'node_id'] = id;
+    if (f('closure-until').value) body.until = new Date(f('closure-until').value).toISOString();
+    try {
+      await api('POST', '/api/v1/map/closures', body);
+      toast(t('closures.closed'));
+      f('closure-reason').value = ''; f('closure-reason-en').value = ''; f('closure-until').value = '';
+      loadClosures();
+    } catch (e) { failed(e); }
+  }
+
+  async function reopen(nodeId) {
+    if (await modal(t('closures.confirmReopen'), [el('p', { text: placeName(nodeId) })]) !== 'ok') return;
+    try {
+      await api('DELETE', `/api/v1/map/closures/${encodeURIComponent(nodeId)}`);
+      toast(t('closures.reopened'));
+      loadClosures();
+    } catch (e) { failed(e); }
+  }
+
+  // -- service-day settings
+
+  let settingsDoc = null;
+
+  function settingRow(s) {
+    const shown = s.pending_value || s.value;
+    const input = s.key === 'day_starts_at'
+      ? el('input', { id: `set-${s.key}`, type: 'time', value: shown, required: true })
+      : el('input', { id: `set-${s.key}`, type: 'number', value: String(shown), min: s.minimum ?? null, max: s.maximum ?? null, step: '1', required: true });
+    input.dataset.key = s.key;
+    const info = [];
+    if (s.source === 'admin') info.push(`${t('settings.changed')}: ${s.updated_by} · ${fmtDateTime(s.updated_at)} (${t('settings.fromConfig')} ${s.config_value})`);
+    else info.push(`${t('settings.fromConfig')}`);
+    if (s.minimum !== null && s.minimum !== undefined) info.push(`${s.minimum}–${s.maximum}`);
+    return el('div', { class: 'setting', dataset: { setting: s.key } },
+      el('label', { for: `set-${s.key}`, class: 'setting-label', text: t(`set_${s.key}`) }),
+      input,
+      el('div', { class: 'setting-help' },
+        el('div', { text: t(`help_${s.key}`) }),
+        el('div', { class: 'meta', text: info.join(' · ') }),
+        s.pending_value ? el('div', { class: 'chip chip-warn', dataset: { pending: s.key },
+          text: `${t('settings.pending')}: ${s.pending_value} (${s.pending_from} ${t('settings.since')}; ${s.value} ${lang === 'ko' ? '현재' : 'now'})` }) : null));
+  }
+
+  async function loadSettings() {
+    try {
+      settingsDoc = await api('GET', '/api/v1/admin/settings');
+      renderSettings();
+    } catch (e) { failed(e); }
+  }
+
+  function renderSettings() {
+    const d = settingsDoc;
+    if (!d) return;
+    document.getElementById('settings-error').hidden = true;
+    document.getElementById('settings-fields').replaceChildren(...d.settings.map(settingRow),
+      el('div', { class: 'setting readonly', dataset: { setting: 'timezone' } },
+        el('label', { for: 'set-timezone', class: 'setting-label', text: t('set_timezone') }),
+        el('input', { id: 'set-timezone', value: d.timezone, disabled: true }),
+        el('div', { class: 'setting-help' }, el('span', { class: 'chip', text: t('settings.readonly') }), ' ', tr(d.timezone_note))));
+    document.getElementById('settings-day').textContent = `${t('settings.today')}: ${d.service_day}`;
+    const tbody = document.querySelector('#settings-history tbody');
+    tbody.replaceChildren(...(d.changes.length ? d.changes.map((c) => el('tr', { class: 'static', dataset: { change: c.key } },
+      el('td', { text: fmtDateTime(c.at) }), el('td', { text: c.actor }), el('td', { text: t(`set_${c.key}`) }),
+      el('td', { text: c.before === null ? '-' : String(c.before) }), el('td', { text: String(c.after) }),
+      el('td', { text: c.effective_day || '-' })))
+      : [el('tr', { class: 'static' }, el('td', { colspan: '6', class: 'none', text: t('settings.noHistory') }))]));
+  }
+
+  async function saveSettings(ev) {
+    ev.preventDefault();
+    const err = document.getElementById('settings-error');
+    err.hidden = true;
+    for (const i of document.querySelectorAll('#settings-fields input')) i.classList.remove('invalid');
+    const body = {};
+    for (const s of settingsDoc.settings) {
+      const raw = document.getElementById(`set-${s.key}`).value.trim();
+      const was = String(s.pending_value || s.value);
+      if (raw === was) continue;
+      body[s.key] = s.key === 'day_starts_at' ? raw : (/^-?\d+$/.test(raw) ? Number(raw) : raw);
+    }
+    if (!Object.keys(body).length) { toast(t('settings.nothing')); return; }
+    try {
+      settingsDoc = await api('PUT', '/api/v1/admin/settings', body);
+      renderSettings();
+      toast(t('settings.saved'));
+    } catch (e) {
+      if (!(e instanceof ApiError)) { failed(e); return; }
+      const detail = (e.body && e.body.error) || {};
+      err.textContent = `${e.text(lang)} ${detail.detail || ''}`.trim();
+      err.hidden = false;
+      const key = (detail.where || '').replace(/^body\./, '');
+      const input = document.getElementById(`set-${key}`);
+      if (input) { input.classList.add('invalid'); input.focus(); }
+    }
+  }
+
   // ------------------------------------------------------------------ wiring
 
   function showTab(name) {
@@ -631,7 +1016,7 @@
     for (const p of document.querySelectorAll('.tab-panel')) p.hidden = p.id !== `tab-${name}`;
     document.getElementById('sidebar').hidden = name !== 'queues';
     if (name === 'fleet') loadFleet();
-    if (name === 'admin') loadUsers();
+    if (name === 'admin') showSub(adminSub || firstSub());
     if (name === 'analytics') loadAnalytics();
   }
 
@@ -649,6 +1034,7 @@
     if (openVisit && !document.getElementById('drawer').hidden) openPatient(openVisit);
     if (!document.getElementById('tab-analytics').hidden) loadAnalytics();
     if (!document.getElementById('tab-fleet').hidden) loadFleet();
+    if (!document.getElementById('tab-admin').hidden && adminSub) showSub(adminSub);
   }
 
   function tick() {
@@ -662,7 +1048,7 @@
       b.addEventListener('click', () => showTab(b.dataset.tab));
       if (b.dataset.tab === 'search') b.hidden = !can('patient.search');
       if (b.dataset.tab === 'fleet') b.hidden = !can('fleet.read');
-      if (b.dataset.tab === 'admin') b.hidden = !can('staff.manage');
+      if (b.dataset.tab === 'admin') b.hidden = !firstSub();
       if (b.dataset.tab === 'analytics') b.hidden = !can('analytics.read');
     }
     document.getElementById('lang-toggle').addEventListener('click', () => setLang(lang === 'ko' ? 'en' : 'ko'));
@@ -671,6 +1057,18 @@
       openVisit = null;
     });
     document.getElementById('user-form').addEventListener('submit', createUser);
+    document.getElementById('code-form').addEventListener('submit', createCode);
+    document.getElementById('closure-form').addEventListener('submit', closePlace);
+    document.getElementById('settings-form').addEventListener('submit', saveSettings);
+    for (const b of document.querySelectorAll('.subtab')) {
+      const need = SUBS.find(([name]) => name === b.dataset.sub);
+      b.hidden = !(need && can(need[1]));
+      b.addEventListener('click', () => showSub(b.dataset.sub));
+    }
+    document.getElementById('an-range').addEventListener('submit', pickDates);
+    for (const b of document.querySelectorAll('[data-range]')) {
+      b.addEventListener('click', () => pickRange(b.dataset.range));
+    }
     document.getElementById('search-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       const q = document.getElementById('search-q').value.trim();
