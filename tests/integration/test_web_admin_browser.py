@@ -195,6 +195,10 @@ async def test_analytics_of_a_chosen_range(tmp_path: Path, browser: Any) -> None
         await page.wait_for_selector(f"body[data-an-range='{week}']")
         await expect(page.locator(".an-card .v").first).to_have_text("13")
         await expect(page.locator("#an-days-fig")).to_be_visible()
+        # The range includes today: the bottleneck line is shown, with room names as chips.
+        bottleneck = (await page.locator("#an-bottleneck").text_content()) or ""
+        assert "[object" not in bottleneck
+        assert await page.locator("#an-bottleneck .chip, #an-bottleneck span").count() >= 1
         assert await page.locator("#an-days svg rect").count() == 2
         href = await page.locator("#an-csv").get_attribute("href")
         assert href == f"/staff/api/analytics.csv?from={today - timedelta(days=6)}&to={today}"

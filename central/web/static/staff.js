@@ -67,8 +67,8 @@
       'settings.save': '저장', 'settings.history': '변경 기록', 'settings.at': '시각',
       'settings.who': '변경한 사람', 'settings.key': '설정', 'settings.before': '이전', 'settings.after': '이후',
       'settings.from': '적용일', 'settings.saved': '저장했습니다', 'settings.nothing': '바뀐 값이 없습니다',
-      'settings.today': '오늘 운영일', 'settings.fromConfig': '설정 파일 값', 'settings.changed': '변경',
-      'settings.pending': '예정', 'settings.since': '부터', 'settings.readonly': '읽기 전용',
+      'settings.today': '오늘 운영일', 'settings.fromConfig': '설정 파일 값', 'settings.asConfig': '설정 파일 값 그대로', 'settings.changed': '변경',
+      'settings.pending': '예정', 'settings.readonly': '읽기 전용',
       'settings.noHistory': '아직 바꾼 적이 없습니다.',
       set_day_starts_at: '운영일 시작 시각',
       help_day_starts_at: '이 시각에 하루의 대기열과 번호표가 새로 시작됩니다. 바꾸면 아직 시작하지 않은 다음 운영일부터 적용됩니다.',
@@ -149,8 +149,8 @@
       'settings.save': 'Save', 'settings.history': 'Changes', 'settings.at': 'When',
       'settings.who': 'Who', 'settings.key': 'Setting', 'settings.before': 'Before', 'settings.after': 'After',
       'settings.from': 'From day', 'settings.saved': 'Saved', 'settings.nothing': 'Nothing changed',
-      'settings.today': "Today's service day", 'settings.fromConfig': 'Config file value', 'settings.changed': 'Changed',
-      'settings.pending': 'Scheduled', 'settings.since': 'from', 'settings.readonly': 'Read-only',
+      'settings.today': "Today's service day", 'settings.fromConfig': 'config file value', 'settings.asConfig': 'As in the config file', 'settings.changed': 'Changed',
+      'settings.pending': 'Scheduled', 'settings.readonly': 'Read-only',
       'settings.noHistory': 'Never changed here.',
       set_day_starts_at: 'Service day starts at',
       help_day_starts_at: "The day's queues and ticket numbers start afresh at this time. A change applies from the next service day that has not begun.",
@@ -631,8 +631,8 @@
     return node;
   }
 
-  function barChart(points, cls) {
-    const w = 560; const h = 200; const pad = 26;
+  function barChart(points, cls, width) {
+    const w = width || 560; const h = 200; const pad = 26;
     const max = Math.max(1, ...points.map((p) => p.value || 0));
     const svg = svgEl('svg', { viewBox: `0 0 ${w} ${h}`, role: 'img' });
     for (let i = 0; i <= 4; i++) {
@@ -706,7 +706,7 @@
       bn.hidden = !live;
       bn.replaceChildren(
         el('b', { text: `${t('an.bottleneck')}:` }),
-        d.bottlenecks.length ? d.bottlenecks.map((id) => el('span', { class: 'chip chip-warn', text: roomName(id) })) : el('span', { text: t('an.none') }));
+        ...(d.bottlenecks.length ? d.bottlenecks.map((id) => el('span', { class: 'chip chip-warn', text: roomName(id) })) : [el('span', { text: t('an.none') })]));
       const hours = d.hours.map((h) => ({ label: `${h.hour}`, value: h.completed }));
       document.getElementById('an-hours').replaceChildren(barChart(hours, ''));
       const waits = d.hours.map((h) => ({ label: `${h.hour}`, value: h.wait_median_min }));
@@ -715,7 +715,7 @@
       daysFig.hidden = single;
       if (!single) {
         const days = d.days.map((x) => ({ label: x.day.slice(5), value: x.completed }));
-        document.getElementById('an-days').replaceChildren(barChart(days, 'day'));
+        document.getElementById('an-days').replaceChildren(barChart(days, 'day', 1160));
       }
       const worst = [...d.rooms].sort((a, b) => (b.wait_median_min ?? -1) - (a.wait_median_min ?? -1));
       document.querySelector('#an-rooms tbody').replaceChildren(...worst.map((r) => el('tr', { class: 'static', dataset: { room: r.room_id } },
@@ -944,7 +944,7 @@
     input.dataset.key = s.key;
     const info = [];
     if (s.source === 'admin') info.push(`${t('settings.changed')}: ${s.updated_by} · ${fmtDateTime(s.updated_at)} (${t('settings.fromConfig')} ${s.config_value})`);
-    else info.push(`${t('settings.fromConfig')}`);
+    else info.push(t('settings.asConfig'));
     if (s.minimum !== null && s.minimum !== undefined) info.push(`${s.minimum}–${s.maximum}`);
     return el('div', { class: 'setting', dataset: { setting: s.key } },
       el('label', { for: `set-${s.key}`, class: 'setting-label', text: t(`set_${s.key}`) }),
@@ -953,7 +953,9 @@
         el('div', { text: t(`help_${s.key}`) }),
         el('div', { class: 'meta', text: info.join(' · ') }),
         s.pending_value ? el('div', { class: 'chip chip-warn', dataset: { pending: s.key },
-          text: `${t('settings.pending')}: ${s.pending_value} (${s.pending_from} ${t('settings.since')}; ${s.value} ${lang === 'ko' ? '현재' : 'now'})` }) : null));
+          text: lang === 'ko'
+            ? `${t('settings.pending')}: ${s.pending_from}부터 ${s.pending_value} (지금은 ${s.value})`
+            : `${t('settings.pending')}: ${s.pending_value} from ${s.pending_from} (now ${s.value})` }) : null));
   }
 
   async function loadSettings() {
