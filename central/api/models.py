@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from protocol.base import ID_PATTERN, LocalizedText, Model, RoomId
 from protocol.journey import State
@@ -83,6 +84,10 @@ class RoomOpenBody(ActorBody):
 # queries
 
 
+MAX_ID = 2**63 - 1  # database ids are 64-bit integers
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 class _Query(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -99,13 +104,21 @@ class VisitsQuery(_Query):
     )
     limit: int = Field(default=100, ge=1, le=1000, description="Page size.")
 
+    @field_validator("service_day", mode="before")
+    @classmethod
+    def _iso_day(cls, value: Any) -> Any:
+        # pydantic would read "0" or "1700000000" as a Unix time; the API takes YYYY-MM-DD.
+        if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+            raise ValueError("expected a date as YYYY-MM-DD")
+        return value
+
 
 class AuditQuery(_Query):
     """Audit log rows (journey transitions)."""
 
     visit_id: str | None = Field(default=None, pattern=ID_PATTERN, description="One visit.")
     room_id: str | None = Field(default=None, pattern=ID_PATTERN, description="One room.")
-    after_id: int = Field(default=0, ge=0, description="Page after this audit_id.")
+    after_id: int = Field(default=0, ge=0, le=MAX_ID, description="Page after this audit_id.")
     limit: int = Field(default=100, ge=1, le=1000, description="Page size.")
 
 
@@ -113,14 +126,14 @@ class EventsQuery(_Query):
     """Committed station events."""
 
     station_id: str | None = Field(default=None, pattern=ID_PATTERN, description="One station.")
-    after_id: int = Field(default=0, ge=0, description="Page after this id.")
+    after_id: int = Field(default=0, ge=0, le=MAX_ID, description="Page after this id.")
     limit: int = Field(default=100, ge=1, le=1000, description="Page size.")
 
 
 class PageQuery(_Query):
     """Keyset pagination."""
 
-    after_id: int = Field(default=0, ge=0, description="Page after this id.")
+    after_id: int = Field(default=0, ge=0, le=MAX_ID, description="Page after this id.")
     limit: int = Field(default=100, ge=1, le=1000, description="Page size.")
 
 

@@ -159,11 +159,14 @@ class Registry:
                             "application/json": {"schema": refs[(r.response, "serialization")]}
                         },
                     },
-                    "default": {
-                        "description": "Any error, in the one error format.",
-                        "content": {
-                            "application/json": {"schema": refs[(ErrorBody, "serialization")]}
-                        },
+                    **{
+                        str(code): {
+                            "description": _ERROR_TEXT.get(code, "Error") + " (the error format).",
+                            "content": {
+                                "application/json": {"schema": refs[(ErrorBody, "serialization")]}
+                            },
+                        }
+                        for code in _error_statuses(r)
                     },
                 },
             }
@@ -191,6 +194,32 @@ class Registry:
             if m is not None:
                 found.add(m)
         return found
+
+
+_ERROR_TEXT = {
+    400: "The body is not a JSON object",
+    401: "No, expired or revoked access token",
+    403: "The caller's role, or the engine, does not allow this",
+    404: "No such room, visit, station or item",
+    409: "Refused in the current state (queue empty, desk busy, ...)",
+    422: "A body, query or path value is invalid",
+    429: "Too many attempts; Retry-After says when to try again",
+    503: "The database is unreachable or busy; try again",
+}
+
+
+def _error_statuses(r: Route) -> list[int]:
+    """Every error status the route can answer (each in the one error format): invalid input
+    and an unreachable database anywhere, refusals where a thing is named, auth where roles
+    are, plus the route's own `errors`."""
+    codes = {422, 503, *r.errors}
+    if r.body is not None:
+        codes.add(400)
+    if r.body is not None or r.path_params:
+        codes |= {403, 404, 409}
+    if r.roles:
+        codes |= {401, 403}
+    return sorted(codes)
 
 
 def _query_parameters(model: type[BaseModel] | None) -> list[dict[str, Any]]:
@@ -221,16 +250,16 @@ async def _read_body(request: web.Request, model: type[BaseModel], max_body: int
     if len(raw) > max_body:
         raise InvalidInput(f"the body is larger than {max_body} bytes", "body")
     if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise NotJson(str(e), "body") from None
+        raw = b"{}"
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise NotJson(str(e), "body") from None
     if not isinstance(data, dict):
         raise NotJson(f"expected a JSON object, got {type(data).__name__}", "body")
     try:
-        return model.model_validate(data)
+        # Strict: the documented JSON types only (0 is not false, "5" is not 5).
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as e:
         raise from_validation(e, "body") from None
 
