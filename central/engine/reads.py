@@ -3,19 +3,27 @@
 A room snapshot takes two queries whatever the queue length (the room head, then every
 active entry with its masked name in one join) and is cached per (room, version, day), so a
 thousand readers of an unchanged room cost one build and one version lookup each.
+
+A build writes the JSON straight from the row tuples, field by field in the models' order,
+with the whole line's wait estimates from one estimator pass: no pydantic object, no dict
+per entry. The bytes are exactly `protocol.codec.encode` of the validated
+`RoomQueueSnapshot` (tests/unit/test_snapshot_bytes.py compares them on random queues), and
+the same bytes go to HTTP readers, the WebSocket hub and MQTT.
 """
 
 from __future__ import annotations
 
 import json
+import json.encoder
 import threading
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, select
+from sqlalchemy import Connection, Select, and_, bindparam, case, select
 
 from central.engine.errors import Rejected
-from central.engine.types import ACTIVE_ENTRY_STATES, RoomInfo, WaitEstimator
+from central.engine.types import ACTIVE_ENTRY_STATES, RoomInfo, WaitEstimator, WaitLine
 from central.store.schema import (
     cards,
     departments,
@@ -47,7 +55,7 @@ class BuiltSnapshot:
     """One room snapshot version: its JSON bytes, and the pydantic model made on first use.
 
     The bytes are written straight from the rows (a thousand model objects would cost more
-    than the queries); the model is validated from them, so both always agree.
+    than the queries); the model is validated from them on first use, so both always agree.
     """
 
     def __init__(self, room_id: str, version: int, data: bytes) -> None:
@@ -211,74 +219,117 @@ def _build_room(
 ) -> BuiltSnapshot:
     version = int(head.version)
     info = RoomInfo(room_id, int(head.capacity), int(head.avg_service_s), bool(head.open))
-    rows = conn.execute(
-        select(
-            _q.visit_id,
-            _q.ticket_number,
-            _q.state,
-            _q.priority,
-            _q.sort_priority,
-            _q.order_key,
-            _q.entry_id,
-            _q.call_count,
-            _q.desk,
-            _q.called_at,
-            _q.started_at,
-            patients.c.masked_name,
+    # Rows arrive WAITING in call order (the query's ORDER BY) and each is written out as
+    # JSON text at once: no row, dict or model outlives its loop turn, so a 1,000-row build
+    # leaves nothing for the garbage collector to promote (a full collection stops every
+    # thread of the server). A waiting entry is kept as the text before and after its place
+    # and estimates, which are known once the line's length is.
+    heads: list[str] = []
+    tails: list[str] = []
+    calling: list[tuple[Any, int, str]] = []
+    ongoing: list[tuple[Any, int, str]] = []
+    for visit_id, ticket, state, priority, call_count, desk, name, at, entry_id in conn.execute(
+        _ROWS, {"b_room": room_id, "b_day": day}
+    ):
+        before = (
+            f'{{"visit_id":{_escape(visit_id)},"ticket_number":{ticket},'
+            f'"masked_name":{_escape(name)},"state":"{state}","priority":{priority},'
+            '"position":'
         )
-        .select_from(
-            queue_entries.join(visits, visits.c.visit_id == _q.visit_id).join(
-                patients, patients.c.patient_id == visits.c.patient_id
+        after = f',"call_count":{call_count},"desk":{_json_str(desk)}}}'
+        if state == "WAITING":
+            heads.append(before)
+            tails.append(after)
+        else:
+            (calling if state == "CALLED" else ongoing).append(
+                (at, entry_id, before + _NOT_WAITING + after)
             )
-        )
-        .where(_q.room_id == room_id, _q.service_day == day, _q.state.in_(SHOWN_STATES))
-    ).all()
-    waiting = sorted(
-        (r for r in rows if r.state == "WAITING"),
-        key=lambda r: (r.sort_priority, r.order_key, r.entry_id),
+    calling.sort(key=_BY_TIME)  # called_at, entry_id
+    ongoing.sort(key=_BY_TIME)  # started_at, entry_id
+    n = len(heads)
+    # The whole line's estimates in one pass (places 1 .. n, and n + 1 for someone checking
+    # in now), not one estimator call per place.
+    line = line_estimates(estimator, info, n + 1)
+    exp, low, high = line.expected_s, line.low_s, line.high_s
+    places = ",".join(
+        f'{heads[i]}{i + 1},"estimated_wait_s":{exp[i]},'
+        f'"wait_low_s":{"null" if low[i] is None else low[i]},'
+        f'"wait_high_s":{"null" if high[i] is None else high[i]}{tails[i]}'
+        for i in range(min(n, 5000))
     )
-    calling = sorted(
-        (r for r in rows if r.state == "CALLED"), key=lambda r: (r.called_at, r.entry_id)
-    )
-    ongoing = sorted(
-        (r for r in rows if r.state == "ONGOING"), key=lambda r: (r.started_at, r.entry_id)
-    )
-
-    def entry(r: Any, position: int | None) -> dict[str, Any]:
-        est = estimator.estimate(info, position) if position is not None else None
-        return {
-            "visit_id": r.visit_id,
-            "ticket_number": r.ticket_number,
-            "masked_name": r.masked_name,
-            "state": r.state,
-            "priority": r.priority,
-            "position": position,
-            "estimated_wait_s": est.expected_s if est else None,
-            "wait_low_s": est.low_s if est else None,
-            "wait_high_s": est.high_s if est else None,
-            "call_count": r.call_count,
-            "desk": r.desk,
-        }
-
-    doc = {
-        "schema_version": SCHEMA_VERSION,
-        "room_id": room_id,
-        "version": version,
-        "service_day": day.isoformat(),
-        "generated_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "open": info.open,
-        "now_calling": [entry(r, None) for r in calling[:50]],
-        "ongoing": [entry(r, None) for r in ongoing[:50]],
-        "waiting": [entry(r, i) for i, r in enumerate(waiting[:5000], start=1)],
-        "served_today": int(head.served or 0),
-        "estimated_wait_s": estimator.estimate(info, len(waiting) + 1).expected_s,
-        "staff_on_duty": min(info.capacity, 100),
-    }
-    built = BuiltSnapshot(
-        room_id, version, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    )
+    data = (
+        f'{{"schema_version":"{SCHEMA_VERSION}","room_id":{_json_str(room_id)},'
+        f'"version":{version},"service_day":"{day.isoformat()}",'
+        f'"generated_at":"{_json_time(now)}","open":{"true" if info.open else "false"},'
+        f'"now_calling":[{",".join(e[2] for e in calling[:50])}],'
+        f'"ongoing":[{",".join(e[2] for e in ongoing[:50])}],'
+        f'"waiting":[{places}],'
+        f'"served_today":{int(head.served or 0)},"estimated_wait_s":{exp[n]},'
+        f'"staff_on_duty":{min(info.capacity, 100)}}}'
+    ).encode()
+    built = BuiltSnapshot(room_id, version, data)
     cache.put_room(room_id, version, day, built)
     return built
+
+
+def line_estimates(estimator: WaitEstimator, room: RoomInfo, count: int) -> WaitLine:
+    """The estimates for places 1 .. `count`: one `estimate_line` call when the estimator has
+    one (the same figures as `estimate` per place, worked out in one pass), else per place."""
+    line = getattr(estimator, "estimate_line", None)
+    if line is not None:
+        out: WaitLine = line(room, count)
+        return out
+    each = [estimator.estimate(room, p) for p in range(1, count + 1)]
+    return WaitLine([e.expected_s for e in each], [e.low_s for e in each], [e.high_s for e in each])
+
+
+# The snapshot's rows: WAITING ones in call order (`ix_queue_next` order: SQLite reads the
+# index range in order, no sort), CALLED and ONGOING ones (a few) sorted by their time
+# afterwards; `at` is the call time of a CALLED entry and the start time of an ONGOING one.
+# A constant statement, compiled once.
+_ROWS = (
+    select(
+        _q.visit_id,
+        _q.ticket_number,
+        _q.state,
+        _q.priority,
+        _q.call_count,
+        _q.desk,
+        patients.c.masked_name,
+        case((_q.state == "CALLED", _q.called_at), (_q.state == "ONGOING", _q.started_at)).label(
+            "at"
+        ),
+        _q.entry_id,
+    )
+    .select_from(
+        queue_entries.join(visits, visits.c.visit_id == _q.visit_id).join(
+            patients, patients.c.patient_id == visits.c.patient_id
+        )
+    )
+    .where(
+        _q.room_id == bindparam("b_room"),
+        _q.service_day == bindparam("b_day"),
+        _q.state.in_(SHOWN_STATES),
+    )
+    .order_by(_q.state, _q.sort_priority, _q.order_key, _q.entry_id)
+)
+_BY_TIME = itemgetter(0, 1)
+_NOT_WAITING = 'null,"estimated_wait_s":null,"wait_low_s":null,"wait_high_s":null'
+
+# JSON strings escaped exactly as pydantic (serde_json) escapes them: `"` and `\\`, the
+# control characters below U+0020 (\b \t \n \f \r short, the others \u00xx), nothing else.
+# The C escaper behind `json.dumps(..., ensure_ascii=False)` does the same (checked against
+# pydantic-core in tests/unit/test_snapshot_bytes.py).
+_escape = json.encoder.encode_basestring
+
+
+def _json_str(value: str | None) -> str:
+    return "null" if value is None else str(_escape(value))
+
+
+def _json_time(at: datetime) -> str:
+    """An aware datetime as pydantic writes it: ISO 8601 in UTC with a `Z`."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def visit_id_for_card(conn: Connection, card_hash_hex: str, day: date) -> str | None:

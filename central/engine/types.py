@@ -196,12 +196,27 @@ class WaitEstimate:
     high_s: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WaitLine:
+    """Estimates for places 1 .. n of one waiting line, as parallel lists (index p - 1 is
+    place p): a room snapshot's whole line with no object per place."""
+
+    expected_s: list[int]
+    low_s: list[int | None]
+    high_s: list[int | None]
+
+
 class WaitEstimator(Protocol):
     """Turns a place in line into an expected wait. Pure; called while building a snapshot."""
 
     def estimate(self, room: RoomInfo, position: int) -> WaitEstimate:
         """Wait for the patient at `position` (1 = next to be called)."""
         ...
+
+
+# An estimator may also have `estimate_line(room, count) -> WaitLine`: `estimate` for places
+# 1 .. count in one pass, the same figures (snapshots use it when present; see
+# `reads.line_estimates`).
 
 
 class SimpleEstimator:

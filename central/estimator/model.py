@@ -30,6 +30,7 @@ from pydantic import Field
 
 from central.clock import Clock, SystemClock
 from central.engine import AuditRecord, RoomInfo, WaitEstimate
+from central.engine.types import WaitLine
 from protocol.base import Model
 from protocol.journey import Action
 
@@ -211,6 +212,87 @@ def local_clock(timezone: str) -> Callable[[float], float]:
 def _sim_clock(t: float) -> float:
     # The simulator already counts seconds from local midnight.
     return t
+
+
+class _Line:
+    """The wait model of one room at one moment, asked for places 1, 2, 3 ... in turn.
+
+    What does not depend on the place (the desks' residual times, the slow-down by others
+    getting ahead, the wait for the room to open) is worked out once; when a desk has been
+    busy for longer than a whole cycle the desks are played forward one place at a time,
+    continuing from the last place asked, so a whole line costs O(places), not O(places²).
+    """
+
+    __slots__ = (
+        "avg", "c", "cold", "cycle", "delay", "drift", "flat", "heap", "k", "m", "played",
+        "residuals", "se2", "slow", "v",
+    )  # fmt: skip
+
+    def __init__(self, est: RoomStatsEstimator, room: _Room, now: float) -> None:
+        self.c, self.m, self.v = room.capacity, room.m, room.v
+        self.drift = est.settings.drift
+        self.avg = room.avg_s
+        self.se2 = room.se2
+        # Cold start: nothing known of this room yet, not even who is at the desks.
+        self.cold = not room.seen
+        if self.cold:
+            return
+        gap = room.gap_s
+        cycle = self.cycle = self.m + gap
+        residuals = [gap] * max(0, self.c - len(room.busy))
+        for called in room.busy.values():
+            residuals.append(est._residual(room, now - called) + gap)
+        residuals.sort()
+        self.residuals = residuals
+        self.k = len(residuals)
+        self.flat = residuals[-1] <= cycle
+        self.heap = list(residuals)  # sorted, so already a heap
+        self.played = 0
+        # Others who will get ahead meanwhile (priority patients, missed calls put back) slow
+        # the line down: each takes a cycle of one desk.
+        rate = room.ahead_n / (room.ahead_s + est.settings.ahead_prior_s)
+        self.slow = 1.0 / (1.0 - min(rate * cycle / self.k, 0.5))
+        # Before the room's first call of the day nobody is called: wait for it to open.
+        self.delay = 0.0
+        if room.opening_s is not None:
+            local = est._local(now)
+            if int(local // 86400) != room.last_call_day and local % 86400 < room.opening_s:
+                self.delay = room.opening_s - local % 86400
+
+    def at(self, position: int) -> tuple[float, float, float]:
+        """Mean, sd (model only, before calibration) and median of the wait for `position`."""
+        m, v, drift = self.m, self.v, self.drift
+        if self.cold:
+            c = self.c
+            mean = position * self.avg / c
+            return mean, math.sqrt(position * v / (c * c) + (drift * mean) ** 2), mean
+        cycle, k = self.cycle, self.k
+        q, r = divmod(position - 1, k)
+        if self.flat:
+            first = self.residuals[r]
+            queue = first + q * cycle
+        else:
+            # A desk is busy for longer than a whole cycle: play the desks forward.
+            heap = self.heap
+            if self.played > position - 1:  # asked out of order: start again
+                heap[:] = self.residuals
+                self.played = 0
+            for _ in range(position - 1 - self.played):
+                heapq.heapreplace(heap, heap[0] + cycle)
+            self.played = position - 1
+            first = queue = heap[0]
+        slow = self.slow
+        queue *= slow
+        first *= slow
+        # Whole cycles each desk runs before this patient's turn (0 for the first k places:
+        # they only wait for a desk to come free).
+        rounds = q * slow
+        var = first * first + rounds * v / k + rounds * rounds * self.se2 + (drift * queue) ** 2
+        # The median of a right-skewed sum of q + 1 cycles (lognormal approximation): it gives
+        # a smaller absolute error than the mean. The factor depends only on the round q, so a
+        # later place in line never gets a shorter forecast.
+        shrink = 1.0 / math.sqrt(1.0 + v / (m * m) / (q + 1) + drift * drift)
+        return self.delay + queue, math.sqrt(var), self.delay + queue * shrink
 
 
 class RoomStatsEstimator:
@@ -417,52 +499,7 @@ class RoomStatsEstimator:
 
     def _model(self, room: _Room, position: int, now: float) -> tuple[float, float, float]:
         """Mean, sd (model only, before calibration) and median of the wait for `position`."""
-        c = room.capacity
-        m, v = room.m, room.v
-        drift = self.settings.drift
-        if not room.seen:
-            # Cold start: nothing known of this room yet, not even who is at the desks.
-            mean = position * room.avg_s / c
-            return mean, math.sqrt(position * v / (c * c) + (drift * mean) ** 2), mean
-        gap = room.gap_s
-        cycle = m + gap
-        residuals = [gap] * max(0, c - len(room.busy))
-        for called in room.busy.values():
-            residuals.append(self._residual(room, now - called) + gap)
-        residuals.sort()
-        k = len(residuals)
-        q, r = divmod(position - 1, k)
-        if residuals[-1] <= cycle:
-            first = residuals[r]
-            queue = first + q * cycle
-        else:
-            # A desk is busy for longer than a whole cycle: play the desks forward.
-            heap = list(residuals)
-            heapq.heapify(heap)
-            for _ in range(position - 1):
-                heapq.heapreplace(heap, heap[0] + cycle)
-            first = queue = heap[0]
-        # Others who will get ahead meanwhile (priority patients, missed calls put back) slow
-        # the line down: each takes a cycle of one desk.
-        rate = room.ahead_n / (room.ahead_s + self.settings.ahead_prior_s)
-        slow = 1.0 / (1.0 - min(rate * cycle / k, 0.5))
-        queue *= slow
-        first *= slow
-        # Whole cycles each desk runs before this patient's turn (0 for the first k places:
-        # they only wait for a desk to come free).
-        rounds = q * slow
-        var = first * first + rounds * v / k + rounds * rounds * room.se2 + (drift * queue) ** 2
-        # Before the room's first call of the day nobody is called: wait for it to open.
-        delay = 0.0
-        if room.opening_s is not None:
-            local = self._local(now)
-            if int(local // 86400) != room.last_call_day and local % 86400 < room.opening_s:
-                delay = room.opening_s - local % 86400
-        # The median of a right-skewed sum of q + 1 cycles (lognormal approximation): it gives
-        # a smaller absolute error than the mean. The factor depends only on the round q, so a
-        # later place in line never gets a shorter forecast.
-        shrink = 1.0 / math.sqrt(1.0 + v / (m * m) / (q + 1) + drift * drift)
-        return delay + queue, math.sqrt(var), delay + queue * shrink
+        return _Line(self, room, now).at(position)
 
     def _residual(self, room: _Room, elapsed: float) -> float:
         """Expected time left of a cycle that has lasted `elapsed` (lognormal, conditional)."""
@@ -481,11 +518,18 @@ class RoomStatsEstimator:
             return self._forecast(room_id, position, now)
 
     def _forecast(self, room_id: str, position: int, now: float) -> WaitForecast:
+        mean, sd, median = self._model(self._current(room_id, now), max(1, position), now)
+        return self._calibrated(position, mean, sd, median)
+
+    def _current(self, room_id: str, now: float) -> _Room:
+        """The room, with its figures for the hour of `now` (lock held)."""
         room = self._room(room_id)
         hour = int(self._local(now) % 86400 // 3600)
         if hour != room.m_hour and hour in room.by_hour:
             self._combine(room, hour)
-        mean, sd, median = self._model(room, max(1, position), now)
+        return room
+
+    def _calibrated(self, position: int, mean: float, sd: float, median: float) -> WaitForecast:
         z10, _z50, z90, z95 = self._zq[_band(position)]
         # The point forecast is the model's median (a cold room: position x average / staff);
         # the interval is the mean plus calibrated quantiles of past standardized errors.
@@ -502,6 +546,31 @@ class RoomStatsEstimator:
         return WaitEstimate(
             expected_s=round(f.expected_s), low_s=round(f.low80_s), high_s=round(f.high95_s)
         )
+
+    def estimate_line(self, room: RoomInfo, count: int) -> WaitLine:
+        """`estimate(room, p)` for every place p = 1 .. count, the same figures, in one pass
+        over the line (a room snapshot's waiting list): the room's state is read once and the
+        desks are played forward once, not again for every place."""
+        now = self._clock.now().timestamp()
+        expected: list[int] = []
+        low: list[int | None] = []
+        high: list[int | None] = []
+        with self._lock:
+            self._configure_room(room.room_id, room.avg_service_s, room.capacity)
+            line = _Line(self, self._current(room.room_id, now), now)
+            zq = self._zq
+            z = zq[0]
+            for position in range(1, count + 1):
+                mean, sd, median = line.at(position)
+                if position <= _BANDS[-1] + 1:  # the places after that share the last band
+                    z = zq[_band(position)]
+                # as `_calibrated`, without a WaitForecast per place
+                low80 = min(max(0.0, mean + z[0] * sd), median)
+                high80 = max(mean + z[2] * sd, median)
+                expected.append(round(median))
+                low.append(round(low80))
+                high.append(round(max(mean + z[3] * sd, high80)))
+        return WaitLine(expected, low, high)
 
     def recent_cycles(self, room_id: str) -> int:
         """Desk cycles of the room in the current recent figure (0 for an unknown room)."""
