@@ -15,10 +15,15 @@ Issue #13. On SQLite (a file) and on PostgreSQL (a temporary database it creates
   queue keeps its length), then `GET /rooms/{room}/queue` twice (timed): "fresh" right
   after the change (may pay the rebuild of the new version, racing the publisher) and
   "again" (the same version: what every further reader pays);
+- the room-statistics wait estimator fed by central's `AuditFeed` (as `Central.run` does),
+  so snapshots carry the warm estimator's figures (desks busy, cycles seen), not a cold
+  room's; it is caught up before the timed rounds;
 - SQL statements per request, counted with a SQLAlchemy `before_cursor_execute` hook on the
   server's engine and attributed to the request by a context variable set in an outermost
   middleware (it follows the handler into its worker thread), so the publisher's own
-  rebuilds are not counted against the request.
+  rebuilds (and the estimator feed's reads) are not counted against the request;
+- the server process's garbage-collection pauses during the timed rounds (`gc.callbacks`),
+  per generation: a full collection stops every thread, so it lands in some request's time.
 
     nfc-hospital bench queue-ops [--rounds 500] [--waiting 10,1000] [--pg-url URL] [--no-pg]
 """
@@ -29,6 +34,7 @@ import argparse
 import asyncio
 import contextvars
 import dataclasses
+import gc
 import json
 import multiprocessing
 import os
@@ -48,7 +54,7 @@ from sqlalchemy import event
 
 from central.api.routes import ApiContext, build_app
 from central.api.ws import Hub
-from central.app import open_engine
+from central.app import AuditFeed, open_engine
 from central.auth.config import AuthConfig
 from central.auth.http import ACCESS_COOKIE, make_authorizer
 from central.auth.service import AuthService
@@ -57,6 +63,7 @@ from central.bridge import ChangePublisher, Fleet, SnapshotCache
 from central.config import CentralConfig, DatabaseSettings, SiteSettings
 from central.engine import Engine
 from central.engine.loader import DepartmentIn, HospitalData, PatientIn, RoomIn, StepIn, VisitIn
+from central.estimator import RoomStatsEstimator
 from central.web.site import attach
 from protocol.base import LocalizedText
 from protocol.topics import Topics
@@ -201,6 +208,21 @@ class _Counts:
         return count
 
 
+class _GcPauses:
+    """Garbage-collection pauses of this process, per generation (a `gc.callbacks` entry)."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = defaultdict(list)
+        self._started = 0.0
+        self.on = False
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self.on:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What one run sets up and measures."""
@@ -279,11 +301,16 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
     )
     engine = await asyncio.to_thread(open_engine, config)
     counts = _Counts()
+    pauses = _GcPauses()
     try:
         pool = await asyncio.to_thread(_setup, engine, plan)
         app, publisher, _hub = await authed_api_app(engine, config)
         app.middlewares.insert(0, counts.middleware())  # outermost: auth is counted too
+        assert isinstance(engine.estimator, RoomStatsEstimator)
+        feed = AuditFeed(engine, engine.estimator, config.bridge.estimator_feed_s)
+        await asyncio.to_thread(feed.pump)  # caught up with the setup's check-ins
         event.listen(engine.db.engine, "before_cursor_execute", counts.hook)
+        gc.callbacks.append(pauses)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -292,6 +319,10 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             async with asyncio.TaskGroup() as tg:
                 pub = tg.create_task(publisher.run(), name="publisher")
+                # the feed's reads go to their own count, not to the publisher's or a request's
+                token = _REQUEST.set([0])
+                feeder = tg.create_task(feed.run(), name="estimator-feed")
+                _REQUEST.reset(token)
                 await publisher.mark_all()
                 await publisher.flush(30)
                 if not plan.publisher:
@@ -305,9 +336,11 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
                     name="queue-ops-client",
                 )
                 proc.start()
+                pauses.on = True
                 try:
                     result = await asyncio.to_thread(out.get, True, 1800)
                 finally:
+                    pauses.on = False
                     await asyncio.to_thread(proc.join, 30)
                     if proc.is_alive():
                         proc.kill()
@@ -315,9 +348,12 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
                     await publisher.flush(30)
                 publisher_rounds = publisher.rounds - rounds_before
                 pub.cancel()
+                feeder.cancel()
         finally:
             await runner.cleanup()
     finally:
+        if pauses in gc.callbacks:
+            gc.callbacks.remove(pauses)
         event.remove(engine.db.engine, "before_cursor_execute", counts.hook)
         await asyncio.to_thread(engine.close)
     if isinstance(result, str):
@@ -336,6 +372,8 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
         "statements": stmts,
         "server_seconds": server_s,
         "publisher": (counts.unattributed, publisher_rounds),
+        "gc": dict(pauses.pauses),
+        "fed": feed.fed,
     }
 
 
@@ -366,6 +404,11 @@ class Row:
     snapshot_kib: float
     publisher_stmts: float
     other_stmts: dict[str, float]
+    gc_counts: tuple[int, int, int] = (0, 0, 0)
+    """Garbage collections of generations 0, 1, 2 in the server during the timed rounds."""
+    gc_max_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """The longest pause of each generation."""
+    estimator_fed: int = 0
 
 
 def _row(database: str, waiting: int, r: dict[str, Any]) -> Row:
@@ -373,6 +416,8 @@ def _row(database: str, waiting: int, r: dict[str, Any]) -> Row:
     fresh = s[READ][0::2]  # each round reads twice: fresh, then again
     full = max(s[READ])
     unattributed, rounds = r["publisher"]
+    pauses: dict[int, list[float]] = {g: r["gc"].get(g, []) for g in range(3)}
+    longest = [max(pauses[g], default=0.0) * 1000 for g in range(3)]
     return Row(
         database=database,
         waiting=waiting,
@@ -390,6 +435,9 @@ def _row(database: str, waiting: int, r: dict[str, Any]) -> Row:
         snapshot_kib=c["snapshot_bytes"][0] / 1024,
         publisher_stmts=unattributed / max(1, rounds),
         other_stmts={k: statistics.median(v) for k, v in s.items() if k not in (CALL, READ)},
+        gc_counts=(len(pauses[0]), len(pauses[1]), len(pauses[2])),
+        gc_max_ms=(longest[0], longest[1], longest[2]),
+        estimator_fed=r["fed"],
     )
 
 
@@ -454,6 +502,14 @@ def report(rows: list[Row]) -> list[str]:
         print(
             f"{r.database:10s} {r.waiting:7d} statements per request (median): {others}; "
             f"publisher per round: {r.publisher_stmts:.1f}"
+        )
+    for r in rows:
+        n0, n1, n2 = r.gc_counts
+        m0, m1, m2 = r.gc_max_ms
+        print(
+            f"{r.database:10s} {r.waiting:7d} server GC during the timed rounds: gen0 {n0} "
+            f"(longest {m0:.1f} ms), gen1 {n1} ({m1:.1f} ms), gen2 {n2} ({m2:.1f} ms); "
+            f"estimator fed {r.estimator_fed} audit rows"
         )
     misses = []
     for r in rows:
