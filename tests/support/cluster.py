@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import shutil
+import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +44,8 @@ from tests.support.ports import free_port
 
 # The sample hospital's stations (central knows their map nodes).
 SAMPLE_STATIONS = ("st-lobby", "st-1f-east", "st-2f", "st-3f")
+# The station whose data folder sits on a small tmpfs in the full-disk storm.
+FULL_DISK_STATION = "st-1f-east"
 
 
 @dataclass
@@ -187,6 +192,7 @@ class Cluster:
         patients: int = 60,
         proxy_faults: ProxyFaults | None = None,
         seed: int = 0,
+        data_dirs: dict[str, Path] | None = None,
     ) -> None:
         self.workdir = workdir
         self.broker = broker
@@ -198,6 +204,7 @@ class Cluster:
         self.config = central_config(central_dir, broker.port, topic_root)
         engine, sample = seeded_engine(self.config, patients=patients)
         engine.close()
+        self.sample = sample
         self.card_uids = sorted(sample.visit_cards.values())
         self.patient_names = sorted(p.name for p in sample.data.patients)
         self.central = CentralProcess(self.config, central_dir)
@@ -212,6 +219,9 @@ class Cluster:
                 port = proxy.port
             sdir = workdir / sid
             sdir.mkdir(parents=True, exist_ok=True)
+            extra: dict[str, object] = {}
+            if data_dirs and sid in data_dirs:  # e.g. on a small tmpfs that will fill up
+                extra["data_dir"] = str(data_dirs[sid])
             daemon = DaemonProcess(
                 sdir,
                 port,
@@ -219,12 +229,19 @@ class Cluster:
                 station_id=sid,
                 location_node=sid,
                 log={"level": "INFO"},
+                **extra,
             )
+            if data_dirs and sid in data_dirs:
+                daemon.data_dir = data_dirs[sid]
             self.stations[sid] = Station(sid, daemon)
         self.central_kills = 0
         self.broker_kills = 0
         # Extra environment of a station's process (e.g. a shifted clock), by station id.
         self.station_env: dict[str, dict[str, str]] = {}
+        # Stations the kill fault leaves alone for now (e.g. while their disk is full), and
+        # the lock it holds over one kill-and-restart, so a test can change that set safely.
+        self.no_kill: set[str] = set()
+        self.fault_lock = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -421,11 +438,15 @@ def _faults(
                 time.sleep(rng.uniform(0.2, 1.5))
                 cluster.restart_broker()
             elif kind == "station_kill":
-                sid = rng.choice(sorted(cluster.stations))
-                cluster.kill_station(sid)
-                faults[kind] += 1
-                time.sleep(rng.uniform(0.05, 0.8))
-                cluster.restart_station(sid)
+                with cluster.fault_lock:
+                    pick = sorted(set(cluster.stations) - cluster.no_kill)
+                    if not pick:
+                        continue
+                    sid = rng.choice(pick)
+                    cluster.kill_station(sid)
+                    faults[kind] += 1
+                    time.sleep(rng.uniform(0.05, 0.8))
+                    cluster.restart_station(sid)
             else:
                 sid = rng.choice(sorted(cluster.proxies))
                 proxy = cluster.proxies[sid]
@@ -437,10 +458,15 @@ def _faults(
         errors.append(e)
 
 
-def run_storm(cluster: Cluster, plan: StormPlan) -> StormResult:
+SideFault = Callable[[Cluster, History, threading.Event, Counter[str]], None]
+
+
+def run_storm(cluster: Cluster, plan: StormPlan, side: SideFault | None = None) -> StormResult:
     """Tap from every station while faults are injected; heal; return the measured result.
 
-    The caller runs `history.check` on the result (and the CI test asserts it).
+    `side`, when given, runs in a thread of its own during the storm (a scenario's own fault,
+    e.g. filling a station's disk) with the cluster, the history, the storm's `done` event and
+    the fault counter. The caller runs `history.check` on the result (and the test asserts it).
     """
     rng = random.Random(plan.seed)
     history = History()
@@ -488,6 +514,15 @@ def run_storm(cluster: Cluster, plan: StormPlan) -> StormResult:
         )
         for i, kind in enumerate(kinds)
     ]
+    if side is not None:
+
+        def run_side() -> None:
+            try:
+                side(cluster, history, done, faults)
+            except BaseException as e:
+                errors.append(e)
+
+        fault_threads.append(threading.Thread(target=run_side, name="faults-side"))
     start = time.monotonic()
     for t in [*tappers, *fault_threads]:
         t.start()
@@ -547,3 +582,108 @@ async def observe_retained(port: int, topic_root: str, central_db: Path, limit_s
         finally:
             task.cancel()
     return time.monotonic() - start
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def mount_tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "8m") at `mount_point` until the block ends (needs root;
+    PermissionError otherwise, or when mounting is refused). Always unmounted after."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        raise PermissionError("mounting a tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise PermissionError(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(path: Path) -> int:
+    """Write until the file system refuses; returns the bytes written."""
+    written = 0
+    with contextlib.suppress(OSError), path.open("wb", buffering=0) as f:
+        while True:
+            written += f.write(b"\0" * 65536)
+    with contextlib.suppress(OSError), path.open("ab", buffering=0) as f:
+        while True:  # the last partial block
+            written += f.write(b"\0" * 512)
+    return written
+
+
+class DiskFull:
+    """The side fault: fill the station's disk at 1/3 of the stream, free it at 2/3."""
+
+    def __init__(self, disk: Path, taps: int) -> None:
+        self.disk = disk
+        self.taps = taps
+        self.filled_at: float | None = None
+        self.freed_at: float | None = None
+        self.health_full: dict[str, object] | None = None
+        self.health_after: dict[str, object] | None = None
+        self.filled_bytes = 0
+        # Set when the daemon died while its disk was full: its exit code and last log line.
+        # It is then restarted once space is back, as systemd's Restart=on-failure would.
+        self.crashed: str | None = None
+
+    def _health(self, cluster: Cluster) -> tuple[int, dict[str, object]] | None:
+        st = cluster.stations[FULL_DISK_STATION]
+        process = st.daemon.process
+        if process is not None and process.poll() is not None:
+            if self.crashed is None:
+                lines = st.daemon.log().strip().splitlines()
+                last = next((x for x in reversed(lines) if "CRITICAL" in x), lines[-1:])
+                self.crashed = f"exit {process.returncode}: {str(last)[:400]}"
+            return None
+        try:
+            status, body = st.daemon.get("/healthz")
+        except OSError:
+            return None
+        return status, json.loads(body)
+
+    def __call__(
+        self, cluster: Cluster, history: History, done: threading.Event, faults: Counter[str]
+    ) -> None:
+        while len(history.ops) < self.taps // 3:
+            if done.wait(0.05):
+                return
+        with cluster.fault_lock:  # no kill-and-restart of it in flight from here on
+            cluster.no_kill.add(FULL_DISK_STATION)
+        filler = self.disk / "filler"
+        self.filled_bytes = fill(filler)
+        self.filled_at = time.monotonic()
+        faults["disk_full"] += 1
+        # The alarm shows once a write failed, i.e. after the first refused tap.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.crashed is None:
+            got = self._health(cluster)
+            if got is not None and got[0] == 503 and "disk_full" in got[1].get("alarms", []):
+                self.health_full = got[1]
+                break
+            time.sleep(0.1)
+        while len(history.ops) < 2 * self.taps // 3 and not done.is_set():
+            self._health(cluster)  # notices a crash
+            time.sleep(0.05)
+        filler.unlink()
+        self.freed_at = time.monotonic()
+        with cluster.fault_lock:
+            if self.crashed is not None or self._health(cluster) is None:
+                cluster.restart_station(FULL_DISK_STATION)
+            cluster.no_kill.discard(FULL_DISK_STATION)
+        # The alarm clears with the next tap that is written.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = self._health(cluster)
+            if got is not None and "disk_full" not in got[1].get("alarms", []):
+                self.health_after = got[1]
+                break
+            time.sleep(0.1)
