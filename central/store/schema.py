@@ -358,3 +358,31 @@ service_settings_audit = Table(
     Column("after", JSON, nullable=False),
     Column("effective_day", Date, nullable=True),
 )
+
+# Analytics of closed service days (central/web/analytics.py), filled once per past day from
+# the audit log: a day's row says through which audit row it was computed (a later row of that
+# day, e.g. yesterday's exam completed this morning, makes it stale and it is recomputed).
+analytics_days = Table(
+    "analytics_days",
+    metadata,
+    Column("service_day", Date, primary_key=True),
+    Column("through_audit_id", BigInteger, nullable=False),
+    Column("last_at", UTCDateTime, nullable=True),
+    Column("computed_at", UTCDateTime, nullable=False),
+)
+
+# Per day, room and local hour: completions and no-shows counted, and every wait (line to
+# call) and service (start to complete) in microseconds, sorted, so medians and p90 of any
+# range of days are exactly those of the audit log.
+analytics_room_hours = Table(
+    "analytics_room_hours",
+    metadata,
+    Column("service_day", Date, ForeignKey("analytics_days.service_day"), nullable=False),
+    _id("room_id", nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("no_shows", Integer, nullable=False),
+    Column("waits_us", JSON, nullable=False),
+    Column("services_us", JSON, nullable=False),
+    PrimaryKeyConstraint("service_day", "room_id", "hour"),
+)
