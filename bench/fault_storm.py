@@ -108,6 +108,8 @@ def run(argv: list[str]) -> int:
             f"{_cluster.FULL_DISK_STATION}: {len(full)} taps, {refused} refused, alarm "
             f"{'seen' if side.health_full else 'NOT seen'}, first tap after freeing {recover}"
         )
+        if side.crashed is not None:
+            print(f"  daemon died         {side.crashed[:160]} (restarted once space was back)")
         if not refused or side.health_full is None or not after:
             report.problems.append("the full disk was not refused, alarmed and recovered")
     for problem in report.problems:
