@@ -1,34 +1,48 @@
-"""Analytics from the audit log for today, a past day or a range of days: waits and service
-times per room and hour, throughput, no-show rate, the trend per day, and (for a selection
-that includes today) the current bottleneck; as JSON for the dashboard's charts and as CSV
-(one row per room per day). Read-only; computed on demand; today's figures are cached for a
-short while, past days' (which no longer change) for longer."""
+"""Analytics for today, a past day or a range of days: waits and service times per room and
+hour, throughput, no-show rate, the trend per day, and (for a selection that includes today)
+the current bottleneck; as JSON for the dashboard's charts and as CSV (one row per room per
+day). Read-only for the queues.
+
+A closed (past) service day is summarized once from the audit log into `analytics_days` and
+`analytics_room_hours` (per room and local hour: completions, no-shows, and every wait and
+service time in microseconds), on the first request that needs it; later requests read the
+summary, so a 31-day range costs what its summaries cost, not a month of audit rows. Each
+summary records the day's last audit row it covers: a later row of that day (yesterday's exam
+completed this morning) makes it stale and it is computed again. Today is computed from the
+audit log as it is now (cached for a few seconds). The figures are exactly those of one pass
+over the selection's audit rows: a visit's rows all carry its service day, so no wait or
+service spans two days, and medians and p90 are taken over the stored values themselves.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
-import statistics
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from central.api.errors import InvalidInput
 from central.auth.http import require_staff
 from central.auth.roles import Action
 from central.engine import Engine
-from central.store.schema import audit_log
+from central.store.schema import analytics_days, analytics_room_hours, audit_log
 from central.web.staff import ENGINE_KEY
 
 CACHE_S = 15.0
 BOTTLENECK_WINDOW = timedelta(minutes=30)
+MAX_RANGE_DAYS = 31
+_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,84 +56,157 @@ class Row:
     room_id: str | None
     day: date | None = None
     """The service day (when rows of several days are given)."""
+    audit_id: int = 0
 
 
 @dataclass(slots=True)
-class _Room:
-    waits: list[float] = field(default_factory=list)
-    services: list[float] = field(default_factory=list)
+class Cell:
+    """One room in one local hour of one service day."""
+
     completed: int = 0
     no_shows: int = 0
-    arrivals_recent: int = 0
-    calls_recent: int = 0
+    waits: list[int] = field(default_factory=list)
+    """Waits ended by a call in this hour (line to call), microseconds, sorted."""
+    services: list[int] = field(default_factory=list)
+    """Services completed in this hour (start to complete), microseconds, sorted."""
 
 
-def _median_min(values: list[float]) -> float | None:
-    return round(statistics.median(values) / 60, 1) if values else None
+DaySummary = dict[tuple[str, int], Cell]
+"""A day's cells by (room, local hour); a room with any audit row that day has a cell."""
 
 
-def _p90_min(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] / 60, 1)
+def summarize(rows: Iterable[Row], tz: ZoneInfo) -> DaySummary:
+    """One service day's audit rows (oldest first) per room and local hour.
 
-
-def compute(rows: list[Row], now: datetime, tz: ZoneInfo, *, live: bool = True) -> dict[str, Any]:
-    """Per room, per hour (of the day) and per day figures from audit rows (oldest first).
-
-    A wait runs from entering a room's line (any transition to WAITING with a room) to the
-    first call after it; a service from `start` to `complete`. `live`: the rows include
-    today, so line growth over the last 30 minutes (and the bottleneck) mean something;
-    otherwise they are None and empty.
+    A wait runs from entering a room's line (any transition to WAITING with a room, but a
+    missed call's requeue) to the first call after it; a service from `start` to `complete`
+    in the same room. Rows of several days give the same result as each day alone, since a
+    visit belongs to one day.
     """
-    rooms: dict[str, _Room] = defaultdict(_Room)
-    days: dict[date, dict[str, Any]] = defaultdict(
-        lambda: {"completed": 0, "no_shows": 0, "waits": []}
-    )
-    hours: dict[int, dict[str, Any]] = defaultdict(lambda: {"completed": 0, "waits": []})
+    cells: DaySummary = {}
     waiting_since: dict[tuple[str, str], datetime] = {}
     started: dict[str, tuple[str, datetime]] = {}
-    recent = now - BOTTLENECK_WINDOW
     for r in rows:
-        if r.room_id is None:
+        room_id = r.room_id
+        if room_id is None:
             continue
-        room = rooms[r.room_id]
-        hour = r.at.astimezone(tz).hour
-        if r.to_state == "WAITING" and r.action != "miss":
-            waiting_since.setdefault((r.visit_id, r.room_id), r.at)
-            if r.at >= recent:
-                room.arrivals_recent += 1
-        if r.action == "call":
-            since = waiting_since.pop((r.visit_id, r.room_id), None)
+        key = (room_id, r.at.astimezone(tz).hour)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        action = r.action
+        if r.to_state == "WAITING" and action != "miss":
+            waiting_since.setdefault((r.visit_id, room_id), r.at)
+        if action == "call":
+            since = waiting_since.pop((r.visit_id, room_id), None)
             if since is not None:
-                wait = (r.at - since).total_seconds()
-                room.waits.append(wait)
-                hours[hour]["waits"].append(wait)
-                if r.day is not None:
-                    days[r.day]["waits"].append(wait)
-            if r.at >= recent:
-                room.calls_recent += 1
-        elif r.action == "start":
-            started[r.visit_id] = (r.room_id, r.at)
-        elif r.action == "complete":
+                cell.waits.append((r.at - since) // _US)
+        elif action == "start":
+            started[r.visit_id] = (room_id, r.at)
+        elif action == "complete":
             begun = started.pop(r.visit_id, None)
-            if begun is not None and begun[0] == r.room_id:
-                room.services.append((r.at - begun[1]).total_seconds())
-            room.completed += 1
-            hours[hour]["completed"] += 1
-            if r.day is not None:
-                days[r.day]["completed"] += 1
-        elif r.action == "no_show":
-            room.no_shows += 1
-            if r.day is not None:
-                days[r.day]["no_shows"] += 1
-        elif r.action in ("cancel", "transfer"):
-            waiting_since.pop((r.visit_id, r.room_id), None)
+            if begun is not None and begun[0] == room_id:
+                cell.services.append((r.at - begun[1]) // _US)
+            cell.completed += 1
+        elif action == "no_show":
+            cell.no_shows += 1
+        elif action in ("cancel", "transfer"):
+            waiting_since.pop((r.visit_id, room_id), None)
+    for cell in cells.values():
+        cell.waits.sort()
+        cell.services.sort()
+    return cells
+
+
+def line_growth(rows: Iterable[Row], since: datetime) -> dict[str, int]:
+    """Per room: patients who joined its line minus patients called, in rows from `since`."""
+    growth: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.room_id is None or r.at < since:
+            continue
+        if r.to_state == "WAITING" and r.action != "miss":
+            growth[r.room_id] += 1
+        if r.action == "call":
+            growth[r.room_id] -= 1
+    return growth
+
+
+def _merged(runs: list[list[int]]) -> list[int]:
+    if len(runs) == 1:
+        return runs[0]
+    out = list(chain.from_iterable(runs))
+    out.sort()  # sorted runs: Timsort merges them
+    return out
+
+
+def _seconds(us: int) -> float:
+    return us / 1_000_000  # == timedelta.total_seconds(): both divide exactly-held integers
+
+
+def _median_min(ordered: list[int]) -> float | None:
+    """statistics.median of the values in seconds, in minutes to 0.1."""
+    n = len(ordered)
+    if not n:
+        return None
+    if n % 2:
+        mid = _seconds(ordered[n // 2])
+    else:
+        mid = (_seconds(ordered[n // 2 - 1]) + _seconds(ordered[n // 2])) / 2
+    return round(mid / 60, 1)
+
+
+def _p90_min(ordered: list[int]) -> float | None:
+    if not ordered:
+        return None
+    return round(_seconds(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]) / 60, 1)
+
+
+def _rate(no_shows: int, completed: int) -> float | None:
+    ended = no_shows + completed
+    return round(no_shows / ended, 3) if ended else None
+
+
+@dataclass(slots=True)
+class _Sum:
+    completed: int = 0
+    no_shows: int = 0
+    waits: list[list[int]] = field(default_factory=list)
+    services: list[list[int]] = field(default_factory=list)
+
+    def add(self, cell: Cell) -> None:
+        self.completed += cell.completed
+        self.no_shows += cell.no_shows
+        if cell.waits:
+            self.waits.append(cell.waits)
+        if cell.services:
+            self.services.append(cell.services)
+
+
+def figures(
+    days: Mapping[date | None, DaySummary], now: datetime, growth: Mapping[str, int] | None
+) -> dict[str, Any]:
+    """The analytics document of the given days' summaries (a None day: rows without a
+    service day, left out of the per-day trend). `growth`: each room's line growth over the
+    last 30 minutes when the selection includes today (then the bottleneck is the fastest
+    growing line); None for past days only."""
+    rooms: dict[str, _Sum] = defaultdict(_Sum)
+    hours: dict[int, _Sum] = defaultdict(_Sum)
+    per_day: dict[date, _Sum] = {}
+    for day, cells in days.items():
+        day_sum = _Sum()
+        for (room_id, hour), cell in cells.items():
+            rooms[room_id].add(cell)
+            if cell.completed or cell.waits:
+                hours[hour].add(cell)
+            day_sum.add(cell)
+        if day is not None and (day_sum.completed or day_sum.no_shows or day_sum.waits):
+            per_day[day] = day_sum
     per_room: list[dict[str, Any]] = []
-    growth: dict[str, int] = {}
+    all_waits: list[list[int]] = []
     for room_id, s in sorted(rooms.items()):
-        growth[room_id] = s.arrivals_recent - s.calls_recent
+        waits = _merged(s.waits) if s.waits else []
+        if waits:
+            all_waits.append(waits)
         ended = s.completed + s.no_shows
         per_room.append(
             {
@@ -127,17 +214,17 @@ def compute(rows: list[Row], now: datetime, tz: ZoneInfo, *, live: bool = True) 
                 "completed": s.completed,
                 "no_shows": s.no_shows,
                 "no_show_rate": round(s.no_shows / ended, 3) if ended else None,
-                "waits": len(s.waits),
-                "wait_median_min": _median_min(s.waits),
-                "wait_p90_min": _p90_min(s.waits),
-                "service_median_min": _median_min(s.services),
-                "growth_30min": s.arrivals_recent - s.calls_recent if live else None,
+                "waits": len(waits),
+                "wait_median_min": _median_min(waits),
+                "wait_p90_min": _p90_min(waits),
+                "service_median_min": _median_min(_merged(s.services) if s.services else []),
+                "growth_30min": growth.get(room_id, 0) if growth is not None else None,
             }
         )
-    growing = sorted((g for g in growth.items() if g[1] > 0), key=lambda g: (-g[1], g[0]))
-    if not live:
-        growing = []
-    all_waits = [w for s in rooms.values() for w in s.waits]
+    growing = sorted(
+        ((r["room_id"], r["growth_30min"]) for r in per_room if (r["growth_30min"] or 0) > 0),
+        key=lambda g: (-g[1], g[0]),
+    )
     completed = sum(s.completed for s in rooms.values())
     no_shows = sum(s.no_shows for s in rooms.values())
     return {
@@ -146,49 +233,46 @@ def compute(rows: list[Row], now: datetime, tz: ZoneInfo, *, live: bool = True) 
             "completed": completed,
             "no_shows": no_shows,
             "no_show_rate": _rate(no_shows, completed),
-            "wait_median_min": _median_min(all_waits),
+            "wait_median_min": _median_min(_merged(all_waits) if all_waits else []),
         },
         "rooms": per_room,
         "hours": [
             {
                 "hour": h,
-                "completed": hours[h]["completed"],
-                "wait_median_min": _median_min(hours[h]["waits"]),
+                "completed": hours[h].completed,
+                "wait_median_min": _median_min(_merged(hours[h].waits) if hours[h].waits else []),
             }
             for h in sorted(hours)
         ],
         "days": [
             {
                 "day": d.isoformat(),
-                "completed": days[d]["completed"],
-                "no_shows": days[d]["no_shows"],
-                "no_show_rate": _rate(days[d]["no_shows"], days[d]["completed"]),
-                "wait_median_min": _median_min(days[d]["waits"]),
+                "completed": per_day[d].completed,
+                "no_shows": per_day[d].no_shows,
+                "no_show_rate": _rate(per_day[d].no_shows, per_day[d].completed),
+                "wait_median_min": _median_min(
+                    _merged(per_day[d].waits) if per_day[d].waits else []
+                ),
             }
-            for d in sorted(days)
+            for d in sorted(per_day)
         ],
         "bottlenecks": [room_id for room_id, _ in growing[:3]],
     }
 
 
-def _rate(no_shows: int, completed: int) -> float | None:
-    ended = no_shows + completed
-    return round(no_shows / ended, 3) if ended else None
+def compute(rows: list[Row], now: datetime, tz: ZoneInfo, *, live: bool = True) -> dict[str, Any]:
+    """Figures straight from audit rows (oldest first), of one or several days. `live`: the
+    rows include today, so line growth over the last 30 minutes (and the bottleneck) mean
+    something; otherwise they are None and empty."""
+    by_day: dict[date | None, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_day[r.day].append(r)
+    days = {d: summarize(day_rows, tz) for d, day_rows in by_day.items()}
+    growth = line_growth(rows, now - BOTTLENECK_WINDOW) if live else None
+    return figures(days, now, growth)
 
 
-MAX_RANGE_DAYS = 31
-PAST_CACHE_S = 600.0
-CSV_COLUMNS = [
-    "room_id",
-    "completed",
-    "no_shows",
-    "no_show_rate",
-    "waits",
-    "wait_median_min",
-    "wait_p90_min",
-    "service_median_min",
-    "growth_30min",
-]
+# ------------------------------------------------------------------ the audit log
 
 
 def read_rows(engine: Engine, first: date, last: date | None = None) -> list[Row]:
@@ -203,15 +287,207 @@ def read_rows(engine: Engine, first: date, last: date | None = None) -> list[Row
             audit_log.c.to_state,
             audit_log.c.room_id,
             audit_log.c.service_day,
+            audit_log.c.audit_id,
         )
         .where(audit_log.c.service_day >= first, audit_log.c.service_day <= last)
         .order_by(audit_log.c.audit_id)
     )
     with engine.db.read() as conn:
-        return [
-            Row(r.at, r.visit_id, r.action, r.to_state, r.room_id, r.service_day)
-            for r in conn.execute(q)
-        ]
+        return [Row(*r) for r in conn.execute(q)]
+
+
+# ------------------------------------------------------------------ summaries of closed days
+
+
+@dataclass(slots=True)
+class Stored:
+    """A closed day's summary: computed through audit row `through` (0: the day had none)."""
+
+    through: int
+    last_at: datetime | None
+    """The newest `at` among the rows summarized (a late row may be within the last 30
+    minutes, where the bottleneck looks)."""
+    cells: DaySummary
+
+
+_DAY_MARK = select(func.max(audit_log.c.audit_id)).where(
+    audit_log.c.service_day == bindparam("b_day")
+)
+
+
+def day_marks(conn: Connection, days: Iterable[date]) -> dict[date, int]:
+    """Each day's newest audit row id (0 for none): one index lookup per day."""
+    return {d: conn.execute(_DAY_MARK, {"b_day": d}).scalar() or 0 for d in days}
+
+
+def load_summaries(conn: Connection, first: date, last: date) -> dict[date, Stored]:
+    """The stored summaries of `first`..`last` (days without one are missing)."""
+    d, rh = analytics_days, analytics_room_hours
+    q = (
+        select(
+            d.c.service_day,
+            d.c.through_audit_id,
+            d.c.last_at,
+            rh.c.room_id,
+            rh.c.hour,
+            rh.c.completed,
+            rh.c.no_shows,
+            rh.c.waits_us,
+            rh.c.services_us,
+        )
+        .select_from(d.outerjoin(rh, rh.c.service_day == d.c.service_day))
+        .where(d.c.service_day >= first, d.c.service_day <= last)
+    )
+    out: dict[date, Stored] = {}
+    for day, through, last_at, room_id, hour, completed, no_shows, waits, services in conn.execute(
+        q
+    ):
+        stored = out.get(day)
+        if stored is None:
+            stored = out[day] = Stored(through, last_at, {})
+        if room_id is not None:
+            stored.cells[(room_id, hour)] = Cell(completed, no_shows, waits, services)
+    return out
+
+
+def _insert_ignore(conn: Connection, values: dict[str, Any]) -> bool:
+    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = mod.insert(analytics_days).values(**values).on_conflict_do_nothing()
+    return conn.execute(stmt.returning(analytics_days.c.service_day)).first() is not None
+
+
+def store_summary(conn: Connection, day: date, stored: Stored, now: datetime) -> bool:
+    """Write a closed day's summary unless the same one is there already; False when another
+    worker's identical summary won. Any number of workers may race: the day's row is inserted
+    (or ignored), then replaced only if it covers other audit rows; the cells go with it in
+    the same transaction."""
+    values = {
+        "service_day": day,
+        "through_audit_id": stored.through,
+        "last_at": stored.last_at,
+        "computed_at": now,
+    }
+    if not _insert_ignore(conn, values):
+        replaced = conn.execute(
+            update(analytics_days)
+            .where(
+                analytics_days.c.service_day == day,
+                analytics_days.c.through_audit_id != stored.through,
+            )
+            .values(**values)
+            .returning(analytics_days.c.service_day)
+        ).first()
+        if replaced is None:
+            return False
+        conn.execute(delete(analytics_room_hours).where(analytics_room_hours.c.service_day == day))
+    if stored.cells:
+        conn.execute(
+            insert(analytics_room_hours),
+            [
+                {
+                    "service_day": day,
+                    "room_id": room_id,
+                    "hour": hour,
+                    "completed": c.completed,
+                    "no_shows": c.no_shows,
+                    "waits_us": c.waits,
+                    "services_us": c.services,
+                }
+                for (room_id, hour), c in sorted(stored.cells.items())
+            ],
+        )
+    return True
+
+
+def summarize_day(engine: Engine, day: date, tz: ZoneInfo) -> Stored:
+    """A closed day's summary from its audit rows, stored for the next request."""
+    rows = read_rows(engine, day)
+    stored = Stored(rows[-1].audit_id if rows else 0, max((r.at for r in rows), default=None), {})
+    stored.cells = summarize(rows, tz)
+    engine.db.run_write(lambda conn: store_summary(conn, day, stored, engine.clock.now()))
+    return stored
+
+
+def closed_days(engine: Engine, days: list[date], tz: ZoneInfo) -> dict[date, Stored]:
+    """Summaries of the given past days (oldest first), computing and storing those missing
+    or stale (the day has audit rows the summary does not cover)."""
+    if not days:
+        return {}
+    with engine.db.read() as conn:
+        marks = day_marks(conn, days)
+        stored = load_summaries(conn, days[0], days[-1])
+    for day in days:
+        s = stored.get(day)
+        if s is None or s.through != marks[day]:
+            stored[day] = summarize_day(engine, day, tz)
+    return stored
+
+
+def span(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def build(engine: Engine, first: date, last: date, today: date, now: datetime) -> dict[str, Any]:
+    """The analytics document of `first`..`last` (`last` at most `today`)."""
+    tz = ZoneInfo(engine.site.timezone)
+    past = closed_days(engine, span(first, min(last, today - timedelta(days=1))), tz)
+    days: dict[date | None, DaySummary] = {d: s.cells for d, s in past.items()}
+    growth: dict[str, int] | None = None
+    if last >= today:
+        rows = read_rows(engine, today)
+        days[today] = summarize(rows, tz)
+        recent = now - BOTTLENECK_WINDOW
+        growth = line_growth(rows, recent)
+        for day, s in past.items():  # a past day's row written lately (rare)
+            if s.last_at is not None and s.last_at >= recent:
+                for room_id, n in line_growth(read_rows(engine, day), recent).items():
+                    growth[room_id] += n
+    doc = figures(days, now, growth)
+    doc["service_day"] = last.isoformat()
+    doc["from"], doc["to"] = first.isoformat(), last.isoformat()
+    doc["today"] = today.isoformat()
+    return doc
+
+
+def csv_rows(engine: Engine, first: date, last: date, today: date) -> list[list[Any]]:
+    """One row per room per service day of the selection."""
+    tz = ZoneInfo(engine.site.timezone)
+    now = engine.clock.now()
+    days = {
+        d: s.cells
+        for d, s in closed_days(
+            engine, span(first, min(last, today - timedelta(days=1))), tz
+        ).items()
+    }
+    out: list[list[Any]] = []
+    for day in sorted(days):
+        for room in figures({day: days[day]}, now, None)["rooms"]:
+            out.append([day.isoformat(), *_cells(room)])
+    if last >= today:
+        rows = read_rows(engine, today)
+        doc = figures({today: summarize(rows, tz)}, now, line_growth(rows, now - BOTTLENECK_WINDOW))
+        for room in doc["rooms"]:
+            out.append([today.isoformat(), *_cells(room)])
+    return out
+
+
+# ------------------------------------------------------------------ HTTP
+
+CSV_COLUMNS = [
+    "room_id",
+    "completed",
+    "no_shows",
+    "no_show_rate",
+    "waits",
+    "wait_median_min",
+    "wait_p90_min",
+    "service_median_min",
+    "growth_30min",
+]
+
+
+def _cells(room: dict[str, Any]) -> list[Any]:
+    return ["" if room[c] is None else room[c] for c in CSV_COLUMNS]
 
 
 def _day_param(request: web.Request, name: str, default: date) -> date:
@@ -241,63 +517,47 @@ def selection(request: web.Request, today: date) -> tuple[date, date]:
     return first, last
 
 
-_CACHE: web.AppKey[dict[tuple[date, date], tuple[float, dict[str, Any]]]] = web.AppKey(
-    "nfch_analytics"
-)
+_Cached = tuple[float, tuple[int, ...], dict[str, Any]]
 
 
-async def _figures(request: web.Request) -> dict[str, Any]:
-    engine = request.app[ENGINE_KEY]
-    today = await asyncio.to_thread(engine.service_day)
-    first, last = selection(request, today)
-    cache = request.app[_CACHE]
-    hit = cache.get((first, last))
-    ttl = CACHE_S if last >= today else PAST_CACHE_S
-    if hit is not None and time.monotonic() - hit[0] < ttl:
-        return hit[1]
+class Figures:
+    """The documents served, cached in memory: a selection with today for CACHE_S seconds;
+    one of past days as long as none of its days got a new audit row (checked per request,
+    one index lookup per day)."""
 
-    def build() -> dict[str, Any]:
-        now = engine.clock.now()
-        doc = compute(
-            read_rows(engine, first, last),
-            now,
-            ZoneInfo(engine.site.timezone),
-            live=last >= today,
-        )
-        doc["service_day"] = last.isoformat()
-        doc["from"], doc["to"] = first.isoformat(), last.isoformat()
-        doc["today"] = today.isoformat()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cache: dict[tuple[date, date], _Cached] = {}
+
+    def get(self, first: date, last: date, today: date) -> dict[str, Any]:
+        hit = self.cache.get((first, last))
+        if last >= today:
+            marks: tuple[int, ...] = ()
+            if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+                return hit[2]
+        else:
+            with self.engine.db.read() as conn:
+                marks = tuple(day_marks(conn, span(first, last)).values())
+            if hit is not None and hit[1] == marks:
+                return hit[2]
+        doc = build(self.engine, first, last, today, self.engine.clock.now())
+        if len(self.cache) > 64:
+            self.cache.clear()
+        self.cache[(first, last)] = (time.monotonic(), marks, doc)
         return doc
 
-    doc = await asyncio.to_thread(build)
-    if len(cache) > 64:
-        cache.clear()
-    cache[(first, last)] = (time.monotonic(), doc)
-    return doc
+
+_FIGURES: web.AppKey[Figures] = web.AppKey("nfch_analytics_figures")
 
 
 async def analytics(request: web.Request) -> web.Response:
     """GET /staff/api/analytics[?from=YYYY-MM-DD&to=YYYY-MM-DD]: figures of the selection
     (today by default; at most MAX_RANGE_DAYS days)."""
     await require_staff(request, Action.ANALYTICS_READ)
-    return web.json_response(await _figures(request))
-
-
-def csv_rows(engine: Engine, first: date, last: date, today: date) -> list[list[Any]]:
-    """One row per room per service day of the selection."""
-    by_day: dict[date, list[Row]] = defaultdict(list)
-    for r in read_rows(engine, first, last):
-        assert r.day is not None
-        by_day[r.day].append(r)
-    now = engine.clock.now()
-    tz = ZoneInfo(engine.site.timezone)
-    out: list[list[Any]] = []
-    for day in sorted(by_day):
-        doc = compute(by_day[day], now, tz, live=day == today)
-        for room in doc["rooms"]:
-            cells = ("" if room[c] is None else room[c] for c in CSV_COLUMNS)
-            out.append([day.isoformat(), *cells])
-    return out
+    engine = request.app[ENGINE_KEY]
+    today = await asyncio.to_thread(engine.service_day)
+    first, last = selection(request, today)
+    return web.json_response(await asyncio.to_thread(request.app[_FIGURES].get, first, last, today))
 
 
 async def analytics_csv(request: web.Request) -> web.Response:
@@ -321,6 +581,7 @@ async def analytics_csv(request: web.Request) -> web.Response:
 
 
 def install(app: web.Application) -> None:
-    app[_CACHE] = {}
+    """Add the analytics routes; `app[ENGINE_KEY]` must be set (staff.install) first."""
+    app[_FIGURES] = Figures(app[ENGINE_KEY])
     app.router.add_get("/staff/api/analytics", analytics, name="staff_analytics")
     app.router.add_get("/staff/api/analytics.csv", analytics_csv, name="staff_analytics_csv")
