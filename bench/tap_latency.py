@@ -4,8 +4,11 @@ Each tap is timed from the moment the driver hands over the UID (`CardRead.read_
 to the moment the screen is issued: keyed hash, local decision, the `synchronous=FULL` outbox
 transaction, and the screen pushed to the feed. Online, the station's MQTT sync runs at the
 same time against a private Mosquitto with a stand-in for central acking every batch; offline,
-there is no broker at all. With `--rss`, the daemon is also run as a process and its resident
-memory read after the taps.
+there is no broker at all. With `--rss`, the daemon is also run as a process (optionally by
+another venv's interpreter, `--daemon-python`, e.g. one with only the station's extras) with a
+broker and a stand-in central that publishes a directory of `--rss-cards` visits (10,000 by
+default): its resident memory is read once it runs, once the directory is applied, after
+`--rss-taps` taps over HTTP, and after a restart that loads the directory from its own cache.
 
 Needs a source checkout (the stand-in central lives in tests/support) and mosquitto.
 """
@@ -120,26 +123,64 @@ async def _offline(workdir: Path, n: int) -> list[float]:
     return samples
 
 
-def _rss_kb(pid: int) -> int:
+def _rss_kb(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
 
-def _daemon_rss(workdir: Path, taps: int) -> tuple[int, int]:
+async def _settled_rss_kb(daemon: Any, settle_s: float = 2.0) -> int:
+    """The daemon's RSS once it has been idle a moment (its start-up work done)."""
+    await asyncio.sleep(settle_s)
+    assert daemon.process is not None
+    return _rss_kb(daemon.process.pid)
+
+
+async def _daemon_rss(workdir: Path, taps: int, n_cards: int, python: str) -> list[tuple[str, int]]:
+    """RSS (kB) of `python -m edge` at each stage, with a broker and a day of `n_cards` visits."""
     broker = MosquittoBroker(workdir / "mosquitto-rss")
     broker.start()
-    daemon = DaemonProcess(workdir, broker.port, "bench/nfch", log={"level": "INFO"})
+    topics = Topics("bench/nfch")
+    central = FakeCentral(broker.port, topics, client_id="bench-rss-central")
+    rss_dir = workdir / "rss"
+    rss_dir.mkdir()
+    daemon = DaemonProcess(rss_dir, broker.port, topics.root, python=python, log={"level": "INFO"})
+    out: list[tuple[str, int]] = []
     try:
-        daemon.start()
-        assert daemon.process is not None
-        start_kb = _rss_kb(daemon.process.pid)
-        for i in range(1, taps + 1):
-            daemon.tap(uid(i))
-        return start_kb, _rss_kb(daemon.process.pid)
+        async with asyncio.TaskGroup() as tg:
+            ct = tg.create_task(central.link.run(), name="central")
+            await asyncio.wait_for(central.link.subscribed.wait(), 10)
+            await asyncio.to_thread(daemon.start)
+            out.append(("started, no directory yet", await _settled_rss_kb(daemon)))
+            for doc in (rooms(), config(low_water=1), routes(), cards(n_cards)):
+                await central.publish_retained(topics.directory(doc.kind), encode(doc))
+            await central.publish_retained(
+                topics.station("st-1", "lease"),
+                encode(lease("st-1", 1, [("l1", "xray-1", 1, 99999)])),
+            )
+            # The directory is applied once the last card of the day is known.
+            probe = uid(n_cards)
+            async with asyncio.timeout(120):
+                while True:
+                    _, shown = await asyncio.to_thread(daemon.tap, probe)
+                    if shown.get("kind") == "checked_in":
+                        break
+                    await asyncio.sleep(0.2)
+            out.append((f"directory of {n_cards} visits applied", await _settled_rss_kb(daemon)))
+            for i in range(1, taps + 1):
+                await asyncio.to_thread(daemon.tap, uid(i))
+            await central.wait_for("st-1", 1, within=30)
+            out.append((f"after {taps} taps over HTTP", await _settled_rss_kb(daemon)))
+            out.append(("  peak so far (VmHWM)", _rss_kb(daemon.process.pid, "VmHWM")))
+            await asyncio.to_thread(daemon.terminate)
+            await asyncio.to_thread(daemon.start)
+            out.append(("restarted, directory from its cache", await _settled_rss_kb(daemon)))
+            out.append(("  peak since restart (VmHWM)", _rss_kb(daemon.process.pid, "VmHWM")))
+            ct.cancel()
+        return out
     finally:
-        if daemon.process is not None:
+        if daemon.process is not None and daemon.process.poll() is None:
             daemon.terminate()
         broker.close()
 
@@ -149,9 +190,27 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--taps", type=int, default=2000, help="taps per mode (default 2000)")
     parser.add_argument("--rss", action="store_true", help="also measure the daemon's RSS")
     parser.add_argument("--rss-taps", type=int, default=2000, help="taps before reading RSS")
+    parser.add_argument(
+        "--rss-cards", type=int, default=10_000, help="visits in the day's directory (10000)"
+    )
+    parser.add_argument(
+        "--daemon-python",
+        default=sys.executable,
+        help="interpreter that runs the daemon for --rss (e.g. an edge-only venv's python)",
+    )
+    parser.add_argument("--rss-only", action="store_true", help="skip the latency runs")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-tap-") as tmp:
         workdir = Path(tmp)
+        if args.rss or args.rss_only:
+            stages = asyncio.run(
+                _daemon_rss(workdir, args.rss_taps, args.rss_cards, args.daemon_python)
+            )
+            print(f"daemon RSS ({args.daemon_python} -m edge, VmRSS after 2 s idle):")
+            for stage, kb in stages:
+                print(f"  {stage:<40} {kb / 1024:6.1f} MB")
+        if args.rss_only:
+            return 0
         online, acked = asyncio.run(_online(workdir, args.taps))
         offline = asyncio.run(_offline(workdir, args.taps))
         on50, on99, onmax = _q(online)
@@ -163,12 +222,6 @@ def run(argv: list[str]) -> int:
         )
         print(f"  offline  p50={off50:6.2f} ms  p99={off99:6.2f} ms  max={offmax:6.2f} ms")
         print(f"  offline/online ratio: p50 {off50 / on50:.2f}  p99 {off99 / on99:.2f}")
-        if args.rss:
-            start_kb, end_kb = _daemon_rss(workdir, args.rss_taps)
-            print(
-                f"daemon RSS: {start_kb / 1024:.1f} MB at start, "
-                f"{end_kb / 1024:.1f} MB after {args.rss_taps} taps over HTTP"
-            )
     return 0
 
 

@@ -8,9 +8,10 @@ and what to show. The station then writes the event durably and only then shows 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Protocol
 from uuid import UUID
 
 from edge.store.db import LeaseBlockRow, LocalCheckIn
@@ -150,12 +151,37 @@ class LocalCheckIns(Mapping[int, LocalCheckIn]):
         return ahead
 
 
+class CardLookup(Protocol):
+    """Today's cards by keyed hash: a dict, or the station database (`edge.station`)."""
+
+    def get(self, card_hash: str, /) -> CardEntry | None: ...
+
+    def __len__(self) -> int: ...
+
+
+def lookup_many(cards: CardLookup, card_hashes: Sequence[str]) -> dict[str, CardEntry]:
+    """Several cards at once (one query when `cards` has `get_many`)."""
+    many = getattr(cards, "get_many", None)
+    if many is not None:
+        found: dict[str, CardEntry] = many(card_hashes)
+        return found
+    return {h: e for h in card_hashes if (e := cards.get(h)) is not None}
+
+
+def _no_cards() -> dict[str, CardEntry]:
+    return {}
+
+
 @dataclass
 class StationCache:
-    """The station's in-memory copy of what central published, plus local check-ins."""
+    """The station's copy of what central published, plus local check-ins.
+
+    Today's cards are the one large part: the station looks them up in its database one at a
+    time (`cards`, a `CardLookup`) and keeps only the cards document's envelope here.
+    """
 
     cards_doc: DirectoryCards | None = None
-    cards: dict[str, CardEntry] = field(default_factory=dict)
+    cards: CardLookup = field(default_factory=_no_cards)
     rooms: dict[str, DirectoryRoom] = field(default_factory=dict)
     config: DirectoryConfig | None = None
     routes: dict[tuple[str, str, bool], Route] = field(default_factory=dict)
@@ -178,9 +204,10 @@ class StationCache:
             return self.cards_doc.service_day
         return self.fallback_day
 
-    def set_cards(self, doc: DirectoryCards) -> None:
+    def set_cards(self, doc: DirectoryCards, lookup: CardLookup | None = None) -> None:
+        """Today's cards: found through `lookup` (the station database), else `doc.cards`."""
         self.cards_doc = doc
-        self.cards = {c.card_hash: c for c in doc.cards}
+        self.cards = lookup if lookup is not None else {c.card_hash: c for c in doc.cards}
 
     def set_rooms(self, doc: DirectoryRooms) -> None:
         self.rooms = {r.room_id: r for r in doc.rooms}
@@ -201,9 +228,14 @@ class StationCache:
             return None
         return snap
 
-    def stale_local(self) -> list[int]:
-        """Local check-ins central now shows (or of another day): no longer needed."""
+    def stale_local(self, check_cards: bool = True) -> list[int]:
+        """Local check-ins central now shows (or of another day): no longer needed.
+
+        `check_cards`: also those whose card has moved on in the cards document (only a new
+        cards document can change that, so a snapshot need not look the cards up).
+        """
         out = []
+        pending: list[tuple[int, LocalCheckIn]] = []
         day = self.service_day
         for seq, c in self.local.items():
             if c.service_day != day:
@@ -213,11 +245,15 @@ class StationCache:
             if snap is not None and c.visit_id in _visits(snap):
                 out.append(seq)
                 continue
-            entry = self.cards.get(c.card_hash)
-            if entry is not None and (
-                entry.current_step != c.step_index or entry.state not in _CHECK_IN_STATES
-            ):
-                out.append(seq)
+            pending.append((seq, c))
+        if check_cards and pending:
+            entries = lookup_many(self.cards, [c.card_hash for _, c in pending])
+            for seq, c in pending:
+                entry = entries.get(c.card_hash)
+                if entry is not None and (
+                    entry.current_step != c.step_index or entry.state not in _CHECK_IN_STATES
+                ):
+                    out.append(seq)
         return out
 
     def route_to(self, location_node: str | None, room_id: str, step_free: bool) -> Route | None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+
+from pydantic import ValidationError
 
 from edge.decide import Decision, Stamp, StationCache, decide
 from edge.errors import DiskFullError, StoreError
@@ -34,6 +36,7 @@ from protocol.hlc import HLCTimestamp, HybridLogicalClock
 from protocol.ids import card_hash, new_event_id
 from protocol.messages import (
     Ack,
+    CardEntry,
     DirectoryCards,
     DirectoryConfig,
     DirectoryDocument,
@@ -51,6 +54,42 @@ log = logging.getLogger(__name__)
 
 WallClock = Callable[[], float]
 MonoClock = Callable[[], float]
+
+
+class StoredCards:
+    """Today's cards in the station database, looked up per tap rather than held in memory.
+
+    A day of 10,000 visits is about 47 MB as Python objects and about 4 MB of JSON rows that
+    SQLite pages in as needed; one lookup by primary key and its decode cost tens of µs.
+    """
+
+    def __init__(self, store: StationStore) -> None:
+        self._store = store
+
+    @staticmethod
+    def _decode(card_hash: str, text: str) -> CardEntry | None:
+        try:
+            return CardEntry.model_validate_json(text)
+        except ValidationError as e:
+            # Written by another daemon version: the card counts as unknown until central's
+            # next document replaces it.
+            log.warning("store.cached_card_unreadable card=%s error=%s", card_hash[:8], e)
+            return None
+
+    def get(self, card_hash: str, /) -> CardEntry | None:
+        text = self._store.card_entry(card_hash)
+        return None if text is None else self._decode(card_hash, text)
+
+    def get_many(self, card_hashes: Sequence[str]) -> dict[str, CardEntry]:
+        out = {}
+        for h, text in self._store.card_entries(card_hashes).items():
+            entry = self._decode(h, text)
+            if entry is not None:
+                out[h] = entry
+        return out
+
+    def __len__(self) -> int:
+        return self._store.card_count()
 
 
 class Station:
@@ -78,6 +117,7 @@ class Station:
         self.offline_after_s = offline_after_s
         self.signal: ReaderSignal = signal or NoopReaderSignal()
         self.cache = StationCache()
+        self._stored_cards = StoredCards(store)
         self.link_up: Callable[[], bool] = lambda: False
         self.on_outbox_change: Callable[[], None] = lambda: None
         self.last_central_contact: datetime | None = None
@@ -228,9 +268,12 @@ class Station:
         stamp = Stamp(seq, new_event_id(), self.hlc.now().to_text(), wall_dt)
         next_stamp = Stamp(seq + 1, new_event_id(), self.hlc.now().to_text(), wall_dt)
         low_water = self.cache.config.lease_low_water if self.cache.config else 5
-        decision = decide(
-            self.cache, hashed, stamp, next_stamp, offline=self.offline, low_water=low_water
-        )
+        try:
+            decision = decide(
+                self.cache, hashed, stamp, next_stamp, offline=self.offline, low_water=low_water
+            )
+        except StoreError as e:  # the cards directory could not be read
+            return self._refuse("store_error", e, read.read_at_monotonic)
         created = wall_dt.timestamp()
         rows = [
             OutboxRow(e.station_seq, str(e.event_id), e.kind, encode(e).decode("utf-8"), created)
@@ -340,7 +383,8 @@ class Station:
         cache = self.cache
         cache.versions[doc.kind] = doc.version
         if isinstance(doc, DirectoryCards):
-            cache.set_cards(doc)
+            # The cards themselves are in the database (`StoredCards`); doc is the envelope.
+            cache.set_cards(doc, self._stored_cards)
         elif isinstance(doc, DirectoryRooms):
             cache.set_rooms(doc)
         elif isinstance(doc, DirectoryConfig):
@@ -359,7 +403,13 @@ class Station:
                 self.cache.versions.get(doc.kind, 0),
             )
             return False
-        if not self.store.put_versioned("directory", doc.kind, doc.version, payload):
+        if isinstance(doc, DirectoryCards):
+            envelope = doc.model_copy(update={"cards": []})
+            rows = [(c.card_hash, c.model_dump_json()) for c in doc.cards]
+            if not self.store.replace_cards(doc.version, encode(envelope).decode(), rows):
+                return False
+            doc = envelope
+        elif not self.store.put_versioned("directory", doc.kind, doc.version, payload):
             return False
         self._set_document(doc)
         if isinstance(doc, DirectoryConfig | DirectoryCards):
@@ -380,7 +430,7 @@ class Station:
         if not self.store.put_versioned("room_snapshots", snap.room_id, snap.version, payload):
             return False
         self.cache.snapshots[snap.room_id] = snap
-        self._forget_stale_local()
+        self._forget_stale_local(check_cards=False)
         return True
 
     def apply_lease(self, lease: Lease) -> bool:
@@ -451,8 +501,8 @@ class Station:
         self.on_outbox_change()
         return settled
 
-    def _forget_stale_local(self) -> None:
-        stale = self.cache.stale_local()
+    def _forget_stale_local(self, check_cards: bool = True) -> None:
+        stale = self.cache.stale_local(check_cards)
         if stale:
             self.store.forget_local_checkins(stale)
             for seq in stale:

@@ -578,6 +578,58 @@ class StationStore:
             )
         return True
 
+    # --- today's cards ----------------------------------------------------------------------
+
+    def replace_cards(
+        self, version: int, envelope: str, entries: Sequence[tuple[str, str]]
+    ) -> bool:
+        """Store a cards document if `version` is newer: the document without its cards
+        (`envelope`) in `directory`, and one `cards` row per (card_hash, entry JSON), all in one
+        transaction. True if stored."""
+        with self.transaction():
+            row = self.conn.execute("SELECT version FROM directory WHERE kind = 'cards'").fetchone()
+            if row is not None and int(row[0]) >= version:
+                return False
+            self.conn.execute("DELETE FROM cards")
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO cards(card_hash, entry) VALUES (?, ?)", entries
+            )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO directory(kind, version, payload) VALUES ('cards', ?, ?)",
+                (version, envelope),
+            )
+        return True
+
+    def card_entry(self, card_hash: str) -> str | None:
+        """The stored JSON of today's card with `card_hash`, or None."""
+        try:
+            row = self.conn.execute(
+                "SELECT entry FROM cards WHERE card_hash = ?", (card_hash,)
+            ).fetchone()
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot read the cards directory: {e}") from e
+        return None if row is None else str(row[0])
+
+    def card_entries(self, card_hashes: Sequence[str]) -> dict[str, str]:
+        """{card_hash: entry JSON} of those of `card_hashes` that are stored."""
+        out: dict[str, str] = {}
+        try:
+            for i in range(0, len(card_hashes), 500):
+                chunk = card_hashes[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                out.update(
+                    self.conn.execute(
+                        f"SELECT card_hash, entry FROM cards WHERE card_hash IN ({marks})",  # noqa: S608
+                        chunk,
+                    ).fetchall()
+                )
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot read the cards directory: {e}") from e
+        return out
+
+    def card_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM cards").fetchone()[0])
+
     # --- leases -----------------------------------------------------------------------------
 
     def lease_blocks(self) -> list[LeaseBlockRow]:

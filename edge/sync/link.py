@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 
 from edge.config import EdgeConfig
+from edge.memory import LARGE_PAYLOAD_BYTES, release_freed_memory
 from edge.metrics import BAD_MESSAGES, EVENTS_SENT, MQTT_CONNECTED, STALE_DOCUMENTS
 from edge.station import Station
 from edge.store.db import OutboxRow
@@ -164,6 +165,14 @@ class Syncer:
 
     async def on_message(self, msg: Incoming) -> None:
         """Apply one message from the broker; bad ones are counted and dropped."""
+        try:
+            self._on_message(msg)
+        finally:
+            if len(msg.payload) >= LARGE_PAYLOAD_BYTES:
+                # A day's cards document leaves tens of MB of freed objects behind.
+                release_freed_memory()
+
+    def _on_message(self, msg: Incoming) -> None:
         try:
             parsed = self.topics.parse(msg.topic)
         except TopicError as e:

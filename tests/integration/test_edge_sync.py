@@ -16,6 +16,7 @@ from edge.station import Station
 from edge.store.db import StationStore
 from edge.sync import Syncer
 from protocol.codec import decode, encode
+from protocol.ids import card_hash
 from protocol.journey import State
 from protocol.messages import QueueEntry, RoomQueueSnapshot, StationStatus
 from protocol.mqtt import Incoming, MqttLink
@@ -203,7 +204,9 @@ async def test_retained_documents_apply_only_when_newer(tmp_path, broker, topics
         await central.publish_retained(topics.directory("cards"), encode(marker))
         await until(lambda: station.cache.versions.get("cards") == 4)
         assert station.cache.cards_doc is not None
-        assert all(c.state == State.FINISHED for c in station.cache.cards.values())
+        held = [station.cache.cards.get(card_hash(SITE_KEY, uid(i))) for i in range(1, 51)]
+        assert all(c is not None and c.state == State.FINISHED for c in held)
+        assert len(station.cache.cards) == 50
         # The garbage was counted and changed nothing (version 9 was never taken).
         assert REGISTRY.get_sample_value("nfch_edge_bad_messages_total", bad) == bad_before + 1
         st.cancel()

@@ -199,7 +199,16 @@ class FakeCentral:
 class DaemonProcess:
     """`python -m edge --config FILE` as a child process the test can tap, TERM and kill -9."""
 
-    def __init__(self, workdir: Path, broker_port: int, topic_root: str, **extra: object) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        broker_port: int,
+        topic_root: str,
+        *,
+        python: str = sys.executable,
+        **extra: object,
+    ) -> None:
+        self.python = python  # another venv's interpreter runs the daemon from its install
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.log_path = workdir / "daemon.log"
@@ -234,7 +243,7 @@ class DaemonProcess:
         port_file.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "edge", "--config", str(self.config_path)],
+                [self.python, "-m", "edge", "--config", str(self.config_path)],
                 stdout=log,
                 stderr=log,
                 env=env,

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 from datetime import date
 
 import pytest
 
 from edge.errors import CorruptDatabaseError, SchemaTooNewError, StoreError
+from edge.station import Station
 from edge.store import SCHEMA_VERSION, StationStore
 from edge.store.db import SEQ_UNVERIFIED, LocalCheckIn, OutboxRow, TapWrite
+from protocol.codec import encode
+from protocol.ids import card_hash
+from tests.support.edge_world import cards, uid
+from tests.support.factories import SITE_KEY
 
 # The schema as the first released daemon wrote it (schema v1), frozen here on purpose:
 # it must not follow later edits of edge/store/migrations.py.
@@ -33,7 +41,7 @@ PRAGMA user_version = 1;
 """
 
 
-def make_v1(path):
+def make_v1(path, cards_payload: str | None = None):
     conn = sqlite3.connect(path)
     conn.executescript(V1_SCHEMA)
     conn.executemany(
@@ -43,6 +51,8 @@ def make_v1(path):
     )
     conn.execute("INSERT INTO meta VALUES ('next_seq', '4'), ('acked_through', '1')")
     conn.execute("INSERT INTO lease_blocks VALUES ('l1', 'xray-1', '2026-11-27', 101, 150, 120)")
+    if cards_payload is not None:
+        conn.execute("INSERT INTO directory VALUES ('cards', 7, ?)", (cards_payload,))
     conn.commit()
     conn.close()
 
@@ -50,7 +60,7 @@ def make_v1(path):
 def test_a_v1_database_upgrades_itself_and_keeps_its_data(sqlite_path):
     make_v1(sqlite_path)
     store = StationStore(sqlite_path)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     assert [r.station_seq for r in store.unacked(0, 10)] == [2, 3]
     assert store.max_seq() == 3
     assert store.acked_through() == 1
@@ -201,3 +211,62 @@ def test_a_file_that_cannot_be_opened_for_other_reasons_is_not_moved(tmp_path):
         StationStore(path)
     assert not isinstance(info.value, CorruptDatabaseError)
     assert [p.name for p in tmp_path.iterdir()] == ["station.sqlite3"]
+
+
+def test_the_station_store_keeps_numpy_and_pandas_out_but_not_away():
+    # sqlite-utils imports numpy and pandas whenever installed (about 12 MB in the daemon);
+    # the station store imports it without them, and a later import of numpy still works.
+    code = (
+        "import importlib.util, sys\n"
+        "import edge.store\n"
+        "assert 'sqlite_utils' in sys.modules\n"
+        "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules, sorted(sys.modules)\n"
+        "if importlib.util.find_spec('numpy') is not None:\n"
+        "    import numpy\n"
+        "    print('numpy', numpy.__version__)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("ok\n")
+
+
+def test_a_cached_cards_document_moves_into_one_row_per_card_on_upgrade(tmp_path):
+    path = tmp_path / "st.sqlite3"
+    make_v1(path, encode(cards(3, version=7)).decode())
+    store = StationStore(path)
+    assert store.card_count() == 3
+    (version, envelope) = store.load_versioned("directory")["cards"]
+    assert version == 7
+    assert json.loads(envelope)["cards"] == []
+    # The station finds each card through the database, as decoded entries.
+    st = Station("st-1", store, SITE_KEY)
+    entry = st.cache.cards.get(card_hash(SITE_KEY, uid(2)))
+    assert entry is not None
+    assert entry.visit_id == "v2"
+    assert st.cache.cards.get(card_hash(SITE_KEY, uid(4))) is None
+    assert st.cache.versions["cards"] == 7
+    store.close()
+
+
+def test_an_unreadable_cached_cards_document_is_dropped_on_upgrade(tmp_path):
+    path = tmp_path / "st.sqlite3"
+    make_v1(path, '{"kind": "cards", "version": 7')  # cut short
+    store = StationStore(path)
+    assert store.card_count() == 0
+    assert "cards" not in store.load_versioned("directory")
+    assert [r.station_seq for r in store.unacked(0, 10)] == [2, 3]  # nothing else lost
+    store.close()
+
+
+def test_a_new_cards_document_replaces_every_row_and_an_older_one_is_refused(tmp_path):
+    store = StationStore(tmp_path / "st.sqlite3")
+    assert store.replace_cards(2, "{}", [("h1", "{}"), ("h2", "{}")])
+    assert store.replace_cards(3, "{}", [("h3", "{}")])
+    assert not store.replace_cards(3, "{}", [("h4", "{}")])
+    assert store.card_count() == 1
+    assert store.card_entries(["h1", "h3", "h4"]) == {"h3": "{}"}
+    assert store.card_entry("h3") == "{}"
+    store.close()
