@@ -83,7 +83,8 @@ class Assistant:
         self._node_floor: dict[str, str] = {}
         self._use_map(hospital_map)
         self._by_id = {e.id: e for e in faq.entries}
-        self.refresh()
+        # The index (the Korean analyser and every FAQ entry tokenised: seconds) is built by
+        # the first `refresh()`: central calls it in a thread after start-up.
 
     # ------------------------------------------------------------------ data
 
