@@ -5,8 +5,9 @@ day). Read-only for the queues.
 
 A closed (past) service day is summarized once from the audit log into `analytics_days` and
 `analytics_room_hours` (per room and local hour: completions, no-shows, and every wait and
-service time in microseconds), on the first request that needs it; later requests read the
-summary, so a 31-day range costs what its summaries cost, not a month of audit rows. Each
+service time in microseconds): by a task of the server soon after the engine rolls past the
+day, or else by the first request that needs it. Later requests read the summary, so a
+31-day range costs what its summaries cost, not a month of audit rows. Each
 summary records the day's last audit row it covers: a later row of that day (yesterday's exam
 completed this morning) makes it stale and it is computed again. Today is computed from the
 audit log as it is now (cached for a few seconds). The figures are exactly those of one pass
@@ -17,11 +18,13 @@ service spans two days, and medians and p90 are taken over the stored values the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import chain
@@ -36,10 +39,16 @@ from central.api.errors import InvalidInput
 from central.auth.http import require_staff
 from central.auth.roles import Action
 from central.engine import Engine
-from central.store.schema import analytics_days, analytics_room_hours, audit_log
+from central.store.schema import analytics_days, analytics_room_hours, audit_log, site_state
 from central.web.staff import ENGINE_KEY
 
+log = logging.getLogger("central.web.analytics")
+
 CACHE_S = 15.0
+FILL_FIRST_S = 60.0
+"""Seconds after start before the summaries of the last closed days are filled."""
+FILL_EVERY_S = 300.0
+"""Seconds between checks for a day that closed (or a summary gone stale) since."""
 BOTTLENECK_WINDOW = timedelta(minutes=30)
 MAX_RANGE_DAYS = 31
 _US = timedelta(microseconds=1)
@@ -423,6 +432,62 @@ def closed_days(engine: Engine, days: list[date], tz: ZoneInfo) -> dict[date, St
     return stored
 
 
+def fill_closed_days(engine: Engine, days: int = MAX_RANGE_DAYS) -> list[date]:
+    """Summarize the last `days` closed service days that have no summary or a stale one,
+    so nobody waits for them; returns the days computed. A day counts as closed once the
+    engine has rolled past it (its end-of-day cancellations are written)."""
+    tz = ZoneInfo(engine.site.timezone)
+    with engine.db.read() as conn:
+        rolled = conn.execute(
+            select(site_state.c.value).where(site_state.c.key == "service_day")
+        ).scalar()
+        if rolled is None:
+            return []
+        last = min(date.fromisoformat(rolled), engine.service_day()) - timedelta(days=1)
+        wanted = span(last - timedelta(days=days - 1), last)
+        marks = day_marks(conn, wanted)
+        have = dict(
+            conn.execute(
+                select(analytics_days.c.service_day, analytics_days.c.through_audit_id).where(
+                    analytics_days.c.service_day >= wanted[0],
+                    analytics_days.c.service_day <= last,
+                )
+            ).all()
+        )
+    todo = [d for d in reversed(wanted) if marks[d] and have.get(d) != marks[d]]
+    for day in todo:  # newest first: yesterday is the one asked for most
+        summarize_day(engine, day, tz)
+    return todo
+
+
+def filling(engine: Engine) -> Any:
+    """cleanup_ctx: a task, owned by the app's lifetime, that fills the summaries of days
+    as they close (`fill_closed_days` every FILL_EVERY_S). Not essential: a failed round is
+    logged, the next one tries again, and a request computes a missing day itself."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            await asyncio.sleep(FILL_FIRST_S)
+            while True:
+                try:
+                    done = await asyncio.to_thread(fill_closed_days, engine)
+                    if done:
+                        log.info("analytics.days_summarized days=%s", ",".join(map(str, done)))
+                except Exception:
+                    log.exception("analytics.fill_failed")
+                await asyncio.sleep(FILL_EVERY_S)
+
+        task = asyncio.create_task(loop(), name="analytics-fill")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return ctx
+
+
 def span(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
@@ -581,7 +646,9 @@ async def analytics_csv(request: web.Request) -> web.Response:
 
 
 def install(app: web.Application) -> None:
-    """Add the analytics routes; `app[ENGINE_KEY]` must be set (staff.install) first."""
+    """Add the analytics routes and the task filling closed days' summaries;
+    `app[ENGINE_KEY]` must be set (staff.install) first."""
     app[_FIGURES] = Figures(app[ENGINE_KEY])
+    app.cleanup_ctx.append(filling(app[ENGINE_KEY]))
     app.router.add_get("/staff/api/analytics", analytics, name="staff_analytics")
     app.router.add_get("/staff/api/analytics.csv", analytics_csv, name="staff_analytics_csv")

@@ -5,17 +5,17 @@ today live, the CSV, and two workers filling the same days at once."""
 
 from __future__ import annotations
 
+import asyncio
 import random
-import statistics
 import threading
-from collections import defaultdict
-from dataclasses import dataclass, field
+import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
 from sqlalchemy import func, select
 
 from central.clock import FakeClock
@@ -28,7 +28,9 @@ from central.sim.model import Simulation
 from central.store import Database
 from central.store.schema import analytics_days, analytics_room_hours
 from central.web import analytics
-from central.web.analytics import Row, read_rows
+from central.web.analytics import read_rows
+from central.web.staff import ENGINE_KEY
+from tests.support.analytics_reference import reference, reference_csv
 from tests.support.central_db import *  # noqa: F403
 
 pytestmark = pytest.mark.integration
@@ -39,158 +41,6 @@ D1, D2, D3, D4 = (date(2026, 11, 23) + timedelta(days=i) for i in range(4))
 
 def local(day: date, hh: int, mm: int = 0) -> datetime:
     return datetime.combine(day, dtime(hh, mm), tzinfo=TZ)
-
-
-# ------------------------------------------------------------------ the oracle
-
-# The analytics as computed before summaries existed (commit d223960): one pass over all the
-# selection's audit rows, oldest first. Kept here unchanged as the reference.
-
-
-@dataclass(slots=True)
-class _Room:
-    waits: list[float] = field(default_factory=list)
-    services: list[float] = field(default_factory=list)
-    completed: int = 0
-    no_shows: int = 0
-    arrivals_recent: int = 0
-    calls_recent: int = 0
-
-
-def _median_min(values: list[float]) -> float | None:
-    return round(statistics.median(values) / 60, 1) if values else None
-
-
-def _p90_min(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] / 60, 1)
-
-
-def _rate(no_shows: int, completed: int) -> float | None:
-    ended = no_shows + completed
-    return round(no_shows / ended, 3) if ended else None
-
-
-def reference(rows: list[Row], now: datetime, tz: ZoneInfo, *, live: bool = True) -> dict[str, Any]:
-    """Per room, per hour (of the day) and per day figures from audit rows (oldest first).
-
-    A wait runs from entering a room's line (any transition to WAITING with a room) to the
-    first call after it; a service from `start` to `complete`. `live`: the rows include
-    today, so line growth over the last 30 minutes (and the bottleneck) mean something;
-    otherwise they are None and empty.
-    """
-    rooms: dict[str, _Room] = defaultdict(_Room)
-    days: dict[date, dict[str, Any]] = defaultdict(
-        lambda: {"completed": 0, "no_shows": 0, "waits": []}
-    )
-    hours: dict[int, dict[str, Any]] = defaultdict(lambda: {"completed": 0, "waits": []})
-    waiting_since: dict[tuple[str, str], datetime] = {}
-    started: dict[str, tuple[str, datetime]] = {}
-    recent = now - analytics.BOTTLENECK_WINDOW
-    for r in rows:
-        if r.room_id is None:
-            continue
-        room = rooms[r.room_id]
-        hour = r.at.astimezone(tz).hour
-        if r.to_state == "WAITING" and r.action != "miss":
-            waiting_since.setdefault((r.visit_id, r.room_id), r.at)
-            if r.at >= recent:
-                room.arrivals_recent += 1
-        if r.action == "call":
-            since = waiting_since.pop((r.visit_id, r.room_id), None)
-            if since is not None:
-                wait = (r.at - since).total_seconds()
-                room.waits.append(wait)
-                hours[hour]["waits"].append(wait)
-                if r.day is not None:
-                    days[r.day]["waits"].append(wait)
-            if r.at >= recent:
-                room.calls_recent += 1
-        elif r.action == "start":
-            started[r.visit_id] = (r.room_id, r.at)
-        elif r.action == "complete":
-            begun = started.pop(r.visit_id, None)
-            if begun is not None and begun[0] == r.room_id:
-                room.services.append((r.at - begun[1]).total_seconds())
-            room.completed += 1
-            hours[hour]["completed"] += 1
-            if r.day is not None:
-                days[r.day]["completed"] += 1
-        elif r.action == "no_show":
-            room.no_shows += 1
-            if r.day is not None:
-                days[r.day]["no_shows"] += 1
-        elif r.action in ("cancel", "transfer"):
-            waiting_since.pop((r.visit_id, r.room_id), None)
-    per_room: list[dict[str, Any]] = []
-    growth: dict[str, int] = {}
-    for room_id, s in sorted(rooms.items()):
-        growth[room_id] = s.arrivals_recent - s.calls_recent
-        ended = s.completed + s.no_shows
-        per_room.append(
-            {
-                "room_id": room_id,
-                "completed": s.completed,
-                "no_shows": s.no_shows,
-                "no_show_rate": round(s.no_shows / ended, 3) if ended else None,
-                "waits": len(s.waits),
-                "wait_median_min": _median_min(s.waits),
-                "wait_p90_min": _p90_min(s.waits),
-                "service_median_min": _median_min(s.services),
-                "growth_30min": s.arrivals_recent - s.calls_recent if live else None,
-            }
-        )
-    growing = sorted((g for g in growth.items() if g[1] > 0), key=lambda g: (-g[1], g[0]))
-    if not live:
-        growing = []
-    all_waits = [w for s in rooms.values() for w in s.waits]
-    completed = sum(s.completed for s in rooms.values())
-    no_shows = sum(s.no_shows for s in rooms.values())
-    return {
-        "generated_at": now.isoformat(),
-        "totals": {
-            "completed": completed,
-            "no_shows": no_shows,
-            "no_show_rate": _rate(no_shows, completed),
-            "wait_median_min": _median_min(all_waits),
-        },
-        "rooms": per_room,
-        "hours": [
-            {
-                "hour": h,
-                "completed": hours[h]["completed"],
-                "wait_median_min": _median_min(hours[h]["waits"]),
-            }
-            for h in sorted(hours)
-        ],
-        "days": [
-            {
-                "day": d.isoformat(),
-                "completed": days[d]["completed"],
-                "no_shows": days[d]["no_shows"],
-                "no_show_rate": _rate(days[d]["no_shows"], days[d]["completed"]),
-                "wait_median_min": _median_min(days[d]["waits"]),
-            }
-            for d in sorted(days)
-        ],
-        "bottlenecks": [room_id for room_id, _ in growing[:3]],
-    }
-
-
-def reference_csv(rows: list[Row], now: datetime, today: date) -> list[list[Any]]:
-    by_day: dict[date, list[Row]] = defaultdict(list)
-    for r in rows:
-        assert r.day is not None
-        by_day[r.day].append(r)
-    out: list[list[Any]] = []
-    for day in sorted(by_day):
-        doc = reference(by_day[day], now, TZ, live=day == today)
-        for room in doc["rooms"]:
-            cells = ("" if room[c] is None else room[c] for c in analytics.CSV_COLUMNS)
-            out.append([day.isoformat(), *cells])
-    return out
 
 
 # ------------------------------------------------------------------ the history
@@ -297,7 +147,7 @@ def test_summaries_give_exactly_the_audit_logs_figures(central_db: Database) -> 
     assert sorted(stored_days(central_db)) == [D1, D2, D3]  # today is never stored
     now = engine.clock.now()
     got = analytics.csv_rows(engine, D1, D4, D4)
-    assert got == reference_csv(read_rows(engine, D1, D4), now, D4)
+    assert got == reference_csv(read_rows(engine, D1, D4), now, D4, TZ)
     assert {row[0] for row in got} == {str(d) for d in (D1, D2, D3, D4)}
 
 
@@ -343,3 +193,40 @@ def test_two_workers_store_each_day_once(central_db: Database) -> None:
     finally:
         for w in workers:
             w.close()
+
+
+async def test_days_are_summarized_as_they_close(
+    central_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await asyncio.to_thread(simulate, central_db, [D1, D2], 10, {})
+    engine = engine_at(central_db, local(D3, 9))
+    try:
+        # D2 is over by the clock, but the engine has not rolled into D3 yet (its end-of-day
+        # cancellations are still to come): only D1 counts as closed.
+        assert analytics.fill_closed_days(engine) == [D1]
+        assert analytics.fill_closed_days(engine) == []
+        engine.roll_service_day()  # what central's day-roller does every minute
+        assert analytics.fill_closed_days(engine) == [D2]
+        marks = stored_days(central_db)
+        assert sorted(marks) == [D1, D2]
+        check(engine, D1, D2)
+
+        # Served: the app's task fills them without any request.
+        with central_db.write() as conn:
+            conn.execute(analytics_room_hours.delete())
+            conn.execute(analytics_days.delete())
+        monkeypatch.setattr(analytics, "FILL_FIRST_S", 0.0)
+        app = web.Application()
+        app[ENGINE_KEY] = engine
+        analytics.install(app)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            deadline = time.monotonic() + 30
+            while stored_days(central_db) != marks:
+                assert time.monotonic() < deadline, stored_days(central_db)
+                await asyncio.sleep(0.05)
+        finally:
+            await runner.cleanup()
+    finally:
+        engine.close()

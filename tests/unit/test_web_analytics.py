@@ -1,11 +1,17 @@
-"""Analytics from audit rows: waits, service times, no-show rate, hours, bottleneck."""
+"""Analytics from audit rows: waits, service times, no-show rate, hours, bottleneck; and the
+per-day summaries giving exactly the figures of one pass over the rows (as before summaries)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from central.web.analytics import Row, compute
+from tests.support.analytics_reference import reference
 
 T0 = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)  # 09:00 in Seoul
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -103,3 +109,50 @@ def test_several_days_give_a_trend_and_no_live_growth_for_the_past() -> None:
     assert both["totals"]["completed"] == 2
     # Hours are hours of the day, over all days: 09:00 and 10:00 Seoul both days.
     assert sum(h["completed"] for h in both["hours"]) == 2
+
+
+_ACTIONS = [
+    ("check_in", "WAITING"),
+    ("next_step", "WAITING"),
+    ("rejoin", "WAITING"),
+    ("release", "WAITING"),
+    ("transfer", "WAITING"),
+    ("miss", "WAITING"),
+    ("call", "CALLED"),
+    ("recall", "CALLED"),
+    ("hold", "ON_HOLD"),
+    ("start", "ONGOING"),
+    ("complete", "COMPLETED"),
+    ("no_show", "NO_SHOW"),
+    ("cancel", "CANCELLED"),
+    ("pay", "FINISHED"),
+]
+
+
+def random_rows(rng: random.Random, with_days: bool) -> list[Row]:
+    """Visits of up to three service days, each a random walk of audit actions over a few
+    rooms (and none), at microsecond times that may run past midnight; oldest first."""
+    days = [date(2026, 11, 25) + timedelta(days=i) for i in range(rng.randint(1, 3))]
+    rows: list[Row] = []
+    for v in range(rng.randint(0, 30)):
+        day = rng.choice(days)
+        t = datetime.combine(day, datetime.min.time(), tzinfo=SEOUL) + timedelta(
+            hours=rng.uniform(7, 20)
+        )
+        for _ in range(rng.randint(1, 12)):
+            t += timedelta(microseconds=rng.randint(0, 2_400_000_000))
+            action, to_state = rng.choice(_ACTIONS)
+            room = rng.choice(["r1", "r2", "r3", None])
+            rows.append(Row(t, f"v{v}", action, to_state, room, day if with_days else None))
+    rows.sort(key=lambda r: r.at)
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.randoms(use_true_random=False), st.booleans(), st.booleans(), st.integers(0, 900))
+def test_per_day_summaries_give_the_one_pass_figures(
+    rng: random.Random, with_days: bool, live: bool, minutes: int
+) -> None:
+    rows = random_rows(rng, with_days)
+    now = datetime(2026, 11, 25, 22, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+    assert compute(rows, now, SEOUL, live=live) == reference(rows, now, SEOUL, live=live)
