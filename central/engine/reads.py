@@ -71,6 +71,44 @@ class BuiltSnapshot:
         return self._model
 
 
+class RoomBuilds:
+    """One room's snapshot builds: at most one at a time, and the versions callers wait for.
+
+    A caller wants the version it saw committed (or newer). It takes the latest cached
+    version if that is new enough; else it builds, unless someone is building (it waits and
+    takes their result if new enough) or someone wants a newer version (they build, it takes
+    theirs). A build that a waiting caller has overtaken (it wants a newer version, which the
+    builder's transaction cannot see) stops at its next check and leaves the room to them, so
+    a reader arriving while the publisher builds an older version waits for a few rows, not
+    for that whole build.
+    """
+
+    __slots__ = ("building", "cond", "newest_wanted", "wanted")
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.building: int | None = None
+        self.wanted: dict[int, int] = {}
+        self.newest_wanted = 0
+        """The newest version some caller waits for or builds (read without the lock)."""
+
+    def want(self, version: int) -> None:
+        self.wanted[version] = self.wanted.get(version, 0) + 1
+        self.newest_wanted = max(self.newest_wanted, version)
+
+    def unwant(self, version: int) -> None:
+        left = self.wanted[version] - 1
+        if left:
+            self.wanted[version] = left
+        else:
+            del self.wanted[version]
+            self.newest_wanted = max(self.wanted, default=0)
+
+
+class _Overtaken(Exception):
+    """A build stopped because a caller waits for a newer version."""
+
+
 class SnapshotCache:
     """Built documents keyed by what they were built from; safe across threads."""
 
@@ -78,15 +116,15 @@ class SnapshotCache:
         self._lock = threading.Lock()
         self._rooms: dict[str, tuple[int, date, BuiltSnapshot]] = {}
         self._cards: tuple[int, date, DirectoryCards] | None = None
-        self._build_locks: dict[str, threading.Lock] = {}
+        self._builds: dict[str, RoomBuilds] = {}
 
-    def build_lock(self, room_id: str) -> threading.Lock:
-        """The room's build lock: whoever holds it is the one building the room's snapshot."""
+    def builds(self, room_id: str) -> RoomBuilds:
+        """Who builds the room's snapshot now, and which versions readers wait for."""
         with self._lock:
-            lock = self._build_locks.get(room_id)
-            if lock is None:
-                lock = self._build_locks[room_id] = threading.Lock()
-            return lock
+            builds = self._builds.get(room_id)
+            if builds is None:
+                builds = self._builds[room_id] = RoomBuilds()
+            return builds
 
     def room(self, room_id: str, version: int, day: date) -> BuiltSnapshot | None:
         """The cached snapshot of this day at `version` or newer (a version only grows, so
@@ -197,15 +235,36 @@ def room_snapshot(
     hit = cache.room(room_id, version, day)
     if hit is not None:
         return hit
-    # One builder per room: a reader arriving while another builds the same version waits
-    # and takes its result, instead of running the rows query beside it (two builds at
-    # 1,000 waiting took twice as long each). The lock guards only this read-only build,
-    # never a write transaction, and every holder releases it without waiting on another.
-    with cache.build_lock(room_id):
-        hit = cache.room(room_id, version, day)
-        if hit is not None:
-            return hit
-        return _build_room(conn, room_id, day, cache, estimator, now, head)
+    # One builder per room (two builds of 1,000 rows side by side took twice as long each):
+    # a caller arriving while another builds waits and takes that result when it is new
+    # enough; the newest version wanted is built first. Only this read-only build waits
+    # here, never a write transaction.
+    builds = cache.builds(room_id)
+    with builds.cond:
+        builds.want(version)
+    try:
+        while True:
+            with builds.cond:
+                while True:
+                    hit = cache.room(room_id, version, day)
+                    if hit is not None:
+                        return hit
+                    if builds.building is None and builds.newest_wanted <= version:
+                        builds.building = version
+                        break
+                    builds.cond.wait()
+            try:
+                return _build_room(conn, room_id, day, cache, estimator, now, head, builds)
+            except _Overtaken:
+                pass  # the newer version's caller builds it now; take that one
+            finally:
+                with builds.cond:
+                    builds.building = None
+                    builds.cond.notify_all()
+    finally:
+        with builds.cond:
+            builds.unwant(version)
+            builds.cond.notify_all()
 
 
 def _build_room(
@@ -216,6 +275,7 @@ def _build_room(
     estimator: WaitEstimator,
     now: datetime,
     head: Any,
+    builds: RoomBuilds,
 ) -> BuiltSnapshot:
     version = int(head.version)
     info = RoomInfo(room_id, int(head.capacity), int(head.avg_service_s), bool(head.open))
@@ -228,9 +288,13 @@ def _build_room(
     tails: list[str] = []
     calling: list[tuple[Any, int, str]] = []
     ongoing: list[tuple[Any, int, str]] = []
-    for visit_id, ticket, state, priority, call_count, desk, name, at, entry_id in conn.execute(
-        _ROWS, {"b_room": room_id, "b_day": day}
+    rows = conn.execute(_ROWS, {"b_room": room_id, "b_day": day})
+    for i, (visit_id, ticket, state, priority, call_count, desk, name, at, entry_id) in enumerate(
+        rows
     ):
+        if not i & 63 and builds.newest_wanted > version:
+            rows.close()
+            raise _Overtaken
         before = (
             f'{{"visit_id":{_escape(visit_id)},"ticket_number":{ticket},'
             f'"masked_name":{_escape(name)},"state":"{state}","priority":{priority},'

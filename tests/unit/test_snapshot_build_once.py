@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import event, select
 
 from central.bridge.publisher import SnapshotCache
 from central.clock import FakeClock
-from central.engine import Engine
+from central.engine import Engine, RoomInfo, WaitEstimate, WaitEstimator
 from central.store import Database
 from central.store.schema import room_versions
 from protocol.codec import decode, encode
@@ -111,10 +112,24 @@ def test_concurrent_readers_of_a_new_version_build_it_once(engine: Engine) -> No
     assert len(snap.waiting) == 31
 
 
-def test_a_reader_who_saw_a_newer_version_does_not_get_the_one_being_built(
+class CountingEstimator:
+    """The engine's estimator, counting the places it was asked for."""
+
+    def __init__(self, inner: WaitEstimator) -> None:
+        self.inner = inner
+        self.places = 0
+
+    def estimate(self, room: RoomInfo, position: int) -> WaitEstimate:
+        self.places += 1
+        return self.inner.estimate(room, position)
+
+
+def test_a_build_overtaken_by_a_reader_of_a_newer_version_stops_and_both_get_the_newer(
     engine: Engine,
 ) -> None:
     stats = Statements(engine)
+    counting = CountingEstimator(engine.estimator)
+    engine.estimator = counting
     engine.check_in("v30", actor="nurse")
     older = committed_version(engine, "r1")
     stats.reset()
@@ -126,15 +141,24 @@ def test_a_reader_who_saw_a_newer_version_does_not_get_the_one_being_built(
         newer = committed_version(engine, "r1")
         assert newer > older
         second = pool.submit(engine.room_snapshot_json, "r1")
-        with stats.cond:
-            assert stats.cond.wait_for(lambda: stats.heads >= 2, DEADLINE_S)
+        # the second reader saw `newer` and waits for it (the first holds the room's build)
+        builds = engine.cache.builds("r1")
+        deadline = time.monotonic() + DEADLINE_S
+        while builds.newest_wanted < newer:
+            assert time.monotonic() < deadline, "the second reader never asked for its version"
+            time.sleep(0.001)
         stats.hold_first_rows.set()
         got_first = decode(RoomQueueSnapshot, first.result(DEADLINE_S))
         got_second = decode(RoomQueueSnapshot, second.result(DEADLINE_S))
-    assert got_first.version == older
     assert got_second.version == newer
     assert len(got_second.waiting) == 32
+    # The first build (whose transaction cannot see `newer`) stopped at its first rows and
+    # left the room to the second reader; its caller got the newer version (never older
+    # than the one it saw). Both ran the rows query, only the newer build went on to the
+    # estimates (32 places and one for a newcomer).
+    assert got_first.version == newer
     assert stats.rows == 2
+    assert counting.places == 33
     # The cache keeps the newer one: a later reader gets it without a build.
     assert decode(RoomQueueSnapshot, engine.room_snapshot_json("r1")).version == newer
     assert stats.rows == 2
