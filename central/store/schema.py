@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -372,8 +373,8 @@ analytics_days = Table(
 )
 
 # Per day, room and local hour: completions and no-shows counted, and every wait (line to
-# call) and service (start to complete) in microseconds, sorted, so medians and p90 of any
-# range of days are exactly those of the audit log.
+# call) and service (start to complete) in microseconds (sorted little-endian int64), so
+# medians and p90 of any range of days are exactly those of the audit log.
 analytics_room_hours = Table(
     "analytics_room_hours",
     metadata,
@@ -382,7 +383,7 @@ analytics_room_hours = Table(
     Column("hour", Integer, nullable=False),
     Column("completed", Integer, nullable=False),
     Column("no_shows", Integer, nullable=False),
-    Column("waits_us", JSON, nullable=False),
-    Column("services_us", JSON, nullable=False),
+    Column("waits_us", LargeBinary, nullable=False),
+    Column("services_us", LargeBinary, nullable=False),
     PrimaryKeyConstraint("service_day", "room_id", "hour"),
 )

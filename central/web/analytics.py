@@ -27,11 +27,12 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from aiohttp import web
+from numpy.typing import NDArray
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -52,6 +53,7 @@ FILL_EVERY_S = 300.0
 BOTTLENECK_WINDOW = timedelta(minutes=30)
 MAX_RANGE_DAYS = 31
 _US = timedelta(microseconds=1)
+_INT64 = np.dtype("<i8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +70,28 @@ class Row:
     audit_id: int = 0
 
 
+Micros = list[int] | NDArray[np.int64]
+"""Durations in microseconds, sorted (a list when computed, an array when read back)."""
+
+
 @dataclass(slots=True)
 class Cell:
     """One room in one local hour of one service day."""
 
     completed: int = 0
     no_shows: int = 0
+    waits: Micros = field(default_factory=list)
+    """Waits ended by a call in this hour (line to call)."""
+    services: Micros = field(default_factory=list)
+    """Services completed in this hour (start to complete)."""
+
+
+@dataclass(slots=True)
+class _Building:
+    completed: int = 0
+    no_shows: int = 0
     waits: list[int] = field(default_factory=list)
-    """Waits ended by a call in this hour (line to call), microseconds, sorted."""
     services: list[int] = field(default_factory=list)
-    """Services completed in this hour (start to complete), microseconds, sorted."""
 
 
 DaySummary = dict[tuple[str, int], Cell]
@@ -92,7 +106,7 @@ def summarize(rows: Iterable[Row], tz: ZoneInfo) -> DaySummary:
     in the same room. Rows of several days give the same result as each day alone, since a
     visit belongs to one day.
     """
-    cells: DaySummary = {}
+    cells: dict[tuple[str, int], _Building] = {}
     waiting_since: dict[tuple[str, str], datetime] = {}
     started: dict[str, tuple[str, datetime]] = {}
     for r in rows:
@@ -102,7 +116,7 @@ def summarize(rows: Iterable[Row], tz: ZoneInfo) -> DaySummary:
         key = (room_id, r.at.astimezone(tz).hour)
         cell = cells.get(key)
         if cell is None:
-            cell = cells[key] = Cell()
+            cell = cells[key] = _Building()
         action = r.action
         if r.to_state == "WAITING" and action != "miss":
             waiting_since.setdefault((r.visit_id, room_id), r.at)
@@ -121,10 +135,10 @@ def summarize(rows: Iterable[Row], tz: ZoneInfo) -> DaySummary:
             cell.no_shows += 1
         elif action in ("cancel", "transfer"):
             waiting_since.pop((r.visit_id, room_id), None)
-    for cell in cells.values():
-        cell.waits.sort()
-        cell.services.sort()
-    return cells
+    return {
+        key: Cell(c.completed, c.no_shows, sorted(c.waits), sorted(c.services))
+        for key, c in cells.items()
+    }
 
 
 def line_growth(rows: Iterable[Row], since: datetime) -> dict[str, int]:
@@ -140,34 +154,35 @@ def line_growth(rows: Iterable[Row], since: datetime) -> dict[str, int]:
     return growth
 
 
-def _merged(runs: list[list[int]]) -> list[int]:
+def _joined(runs: list[Micros]) -> NDArray[np.int64]:
     if len(runs) == 1:
-        return runs[0]
-    out = list(chain.from_iterable(runs))
-    out.sort()  # sorted runs: Timsort merges them
-    return out
+        return np.asarray(runs[0], dtype=np.int64)
+    return np.concatenate([np.asarray(r, dtype=np.int64) for r in runs])
 
 
-def _seconds(us: int) -> float:
-    return us / 1_000_000  # == timedelta.total_seconds(): both divide exactly-held integers
+def _minutes(us: float) -> float:
+    return round(us / 60, 1)
 
 
-def _median_min(ordered: list[int]) -> float | None:
-    """statistics.median of the values in seconds, in minutes to 0.1."""
-    n = len(ordered)
+def _stats(runs: list[Micros], p90: bool = False) -> tuple[float | None, float | None]:
+    """Median (statistics.median of the values in seconds) and, if asked, 90th percentile
+    (the value at index int(0.9 n) in order) of the values of `runs`, in minutes to 0.1.
+    Only the order statistics needed are found (np.partition), each converted exactly as
+    timedelta.total_seconds() would (an exactly-held integer divided by 10**6)."""
+    values = _joined(runs) if runs else np.empty(0, dtype=np.int64)
+    n = len(values)
     if not n:
-        return None
-    if n % 2:
-        mid = _seconds(ordered[n // 2])
-    else:
-        mid = (_seconds(ordered[n // 2 - 1]) + _seconds(ordered[n // 2])) / 2
-    return round(mid / 60, 1)
+        return None, None
+    mid = n // 2
+    at90 = min(n - 1, int(0.9 * n))
+    ranks = sorted({mid, mid - 1 if n % 2 == 0 else mid, at90 if p90 else mid})
+    part = np.partition(values, ranks) if n > 1 else values
 
+    def seconds(i: int) -> float:
+        return int(part[i]) / 1_000_000
 
-def _p90_min(ordered: list[int]) -> float | None:
-    if not ordered:
-        return None
-    return round(_seconds(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]) / 60, 1)
+    median = seconds(mid) if n % 2 else (seconds(mid - 1) + seconds(mid)) / 2
+    return _minutes(median), _minutes(seconds(at90)) if p90 else None
 
 
 def _rate(no_shows: int, completed: int) -> float | None:
@@ -179,15 +194,15 @@ def _rate(no_shows: int, completed: int) -> float | None:
 class _Sum:
     completed: int = 0
     no_shows: int = 0
-    waits: list[list[int]] = field(default_factory=list)
-    services: list[list[int]] = field(default_factory=list)
+    waits: list[Micros] = field(default_factory=list)
+    services: list[Micros] = field(default_factory=list)
 
     def add(self, cell: Cell) -> None:
         self.completed += cell.completed
         self.no_shows += cell.no_shows
-        if cell.waits:
+        if len(cell.waits):
             self.waits.append(cell.waits)
-        if cell.services:
+        if len(cell.services):
             self.services.append(cell.services)
 
 
@@ -205,17 +220,14 @@ def figures(
         day_sum = _Sum()
         for (room_id, hour), cell in cells.items():
             rooms[room_id].add(cell)
-            if cell.completed or cell.waits:
+            if cell.completed or len(cell.waits):
                 hours[hour].add(cell)
             day_sum.add(cell)
         if day is not None and (day_sum.completed or day_sum.no_shows or day_sum.waits):
             per_day[day] = day_sum
     per_room: list[dict[str, Any]] = []
-    all_waits: list[list[int]] = []
     for room_id, s in sorted(rooms.items()):
-        waits = _merged(s.waits) if s.waits else []
-        if waits:
-            all_waits.append(waits)
+        wait_median, wait_p90 = _stats(s.waits, p90=True)
         ended = s.completed + s.no_shows
         per_room.append(
             {
@@ -223,10 +235,10 @@ def figures(
                 "completed": s.completed,
                 "no_shows": s.no_shows,
                 "no_show_rate": round(s.no_shows / ended, 3) if ended else None,
-                "waits": len(waits),
-                "wait_median_min": _median_min(waits),
-                "wait_p90_min": _p90_min(waits),
-                "service_median_min": _median_min(_merged(s.services) if s.services else []),
+                "waits": sum(len(w) for w in s.waits),
+                "wait_median_min": wait_median,
+                "wait_p90_min": wait_p90,
+                "service_median_min": _stats(s.services)[0],
                 "growth_30min": growth.get(room_id, 0) if growth is not None else None,
             }
         )
@@ -242,14 +254,14 @@ def figures(
             "completed": completed,
             "no_shows": no_shows,
             "no_show_rate": _rate(no_shows, completed),
-            "wait_median_min": _median_min(_merged(all_waits) if all_waits else []),
+            "wait_median_min": _stats([w for s in rooms.values() for w in s.waits])[0],
         },
         "rooms": per_room,
         "hours": [
             {
                 "hour": h,
                 "completed": hours[h].completed,
-                "wait_median_min": _median_min(_merged(hours[h].waits) if hours[h].waits else []),
+                "wait_median_min": _stats(hours[h].waits)[0],
             }
             for h in sorted(hours)
         ],
@@ -259,9 +271,7 @@ def figures(
                 "completed": per_day[d].completed,
                 "no_shows": per_day[d].no_shows,
                 "no_show_rate": _rate(per_day[d].no_shows, per_day[d].completed),
-                "wait_median_min": _median_min(
-                    _merged(per_day[d].waits) if per_day[d].waits else []
-                ),
+                "wait_median_min": _stats(per_day[d].waits)[0],
             }
             for d in sorted(per_day)
         ],
@@ -355,7 +365,12 @@ def load_summaries(conn: Connection, first: date, last: date) -> dict[date, Stor
         if stored is None:
             stored = out[day] = Stored(through, last_at, {})
         if room_id is not None:
-            stored.cells[(room_id, hour)] = Cell(completed, no_shows, waits, services)
+            stored.cells[(room_id, hour)] = Cell(
+                completed,
+                no_shows,
+                np.frombuffer(waits, dtype=_INT64),
+                np.frombuffer(services, dtype=_INT64),
+            )
     return out
 
 
@@ -399,8 +414,8 @@ def store_summary(conn: Connection, day: date, stored: Stored, now: datetime) ->
                     "hour": hour,
                     "completed": c.completed,
                     "no_shows": c.no_shows,
-                    "waits_us": c.waits,
-                    "services_us": c.services,
+                    "waits_us": np.asarray(c.waits, dtype=_INT64).tobytes(),
+                    "services_us": np.asarray(c.services, dtype=_INT64).tobytes(),
                 }
                 for (room_id, hour), c in sorted(stored.cells.items())
             ],

@@ -1,6 +1,6 @@
 """Per-day analytics summaries of closed service days (central/web/analytics.py): a row per
 day with the audit row it was computed through, and per room and hour the counts and every
-wait and service time.
+wait and service time (microseconds, sorted little-endian int64).
 
 Revision ID: 0006
 Revises: 0005
@@ -38,8 +38,8 @@ def upgrade() -> None:
         sa.Column("hour", sa.Integer(), nullable=False),
         sa.Column("completed", sa.Integer(), nullable=False),
         sa.Column("no_shows", sa.Integer(), nullable=False),
-        sa.Column("waits_us", sa.JSON(), nullable=False),
-        sa.Column("services_us", sa.JSON(), nullable=False),
+        sa.Column("waits_us", sa.LargeBinary(), nullable=False),
+        sa.Column("services_us", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["service_day"],
             ["analytics_days.service_day"],
