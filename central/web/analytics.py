@@ -22,6 +22,7 @@ import contextlib
 import csv
 import io
 import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -456,23 +457,21 @@ def fill_closed_days(engine: Engine, days: int = MAX_RANGE_DAYS) -> list[date]:
         rolled = conn.execute(
             select(site_state.c.value).where(site_state.c.key == "service_day")
         ).scalar()
-        if rolled is None:
-            return []
-        last = min(date.fromisoformat(rolled), engine.service_day()) - timedelta(days=1)
-        wanted = span(last - timedelta(days=days - 1), last)
-        marks = day_marks(conn, wanted)
-        have = dict(
-            conn.execute(
-                select(analytics_days.c.service_day, analytics_days.c.through_audit_id).where(
-                    analytics_days.c.service_day >= wanted[0],
-                    analytics_days.c.service_day <= last,
-                )
-            ).all()
-        )
-    todo = [d for d in reversed(wanted) if marks[d] and have.get(d) != marks[d]]
-    for day in todo:  # newest first: yesterday is the one asked for most
-        summarize_day(engine, day, tz)
-    return todo
+    if rolled is None:
+        return []
+    last = min(date.fromisoformat(rolled), engine.service_day()) - timedelta(days=1)
+    done = []
+    for day in reversed(span(last - timedelta(days=days - 1), last)):  # yesterday first
+        # Checked just before each day: another worker may have done it meanwhile.
+        with engine.db.read() as conn:
+            mark = day_marks(conn, [day])[day]
+            have = conn.execute(
+                select(analytics_days.c.through_audit_id).where(analytics_days.c.service_day == day)
+            ).scalar()
+        if mark and have != mark:
+            summarize_day(engine, day, tz)
+            done.append(day)
+    return done
 
 
 def filling(engine: Engine) -> Any:
@@ -482,7 +481,8 @@ def filling(engine: Engine) -> Any:
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
-            await asyncio.sleep(FILL_FIRST_S)
+            # Workers started together should not all summarize the same days at once.
+            await asyncio.sleep(FILL_FIRST_S * (1 + random.random()))
             while True:
                 try:
                     done = await asyncio.to_thread(fill_closed_days, engine)
