@@ -17,6 +17,7 @@ import sys
 
 from central.config import ENV_PREFIX, CentralConfig
 from protocol.config import add_config_arguments, config_from_args
+from protocol.errors import ConfigError
 from protocol.logs import setup_logging
 
 log = logging.getLogger("central")
@@ -84,6 +85,12 @@ async def serve(config: CentralConfig) -> int:
     central = Central(config)
     try:
         await central.run(stop)
+    except ConfigError as e:
+        # A secret file missing or open to other users, a key that is not a key: the
+        # operator's to fix, said in one line (exit 2: systemd does not restart in a loop).
+        log.critical("central.config_error error=%s", e)
+        print(f"nfc-hospital central: {e}", file=sys.stderr)
+        return 2
     except Exception as e:
         log.critical("central.crashed error=%r", e, exc_info=e)
         return 1

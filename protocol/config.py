@@ -153,3 +153,28 @@ def config_from_args(cls: type[C], args: Any, env_prefix: str, prog: str) -> C:
         print(render_config(config), end="")
         raise SystemExit(0)
     return config
+
+
+SECRET_MODE_MASK = 0o037
+"""Permission bits a secret file must not have: group write, and any access by others
+(0600 and 0640 pass; 0644 and 0666 are refused, as ssh refuses a readable private key)."""
+
+
+def read_secret_file(path: Path, key: str) -> str:
+    """The text of a secret file (site key, MQTT password), stripped; a ConfigError naming the
+    config key and the file when it is missing, unreadable, not text, or open to other users.
+    """
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{key}: {path}: cannot read the file: {e.strerror}") from None
+    if mode & SECRET_MODE_MASK:
+        raise ConfigError(
+            f"{key}: {path}: the file's permissions ({oct(mode & 0o777)}) let other users "
+            f"read or change a secret; run: chmod 600 {path}"
+        )
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{key}: {path}: not UTF-8 text (byte {e.start})") from None

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from protocol.base import Model
+from protocol.config import read_secret_file
 
 
 class MqttSettings(Model):
@@ -36,11 +37,12 @@ class MqttSettings(Model):
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect delay.")
 
     def resolved_password(self) -> str | None:
-        """The password from `password` or `password_file`."""
+        """The password from `password` or `password_file` (ConfigError when that file is
+        missing, unreadable or open to other users)."""
         if self.password is not None:
             return self.password.get_secret_value()
         if self.password_file is not None:
-            return self.password_file.read_text(encoding="utf-8").strip()
+            return read_secret_file(self.password_file, "mqtt.password_file")
         return None
 
 

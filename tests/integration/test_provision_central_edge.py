@@ -36,6 +36,7 @@ async def test_provisioned_station_checks_a_patient_in_at_central(
 
     # Central's site key file (hex text) is what provisioning copies to the station.
     (tmp_path / "site.key").write_text(SITE_KEY.hex() + "\n")
+    (tmp_path / "site.key").chmod(0o600)
     base = central_config(tmp_path, broker.port, topic_root)
     config = base.model_copy(
         update={

@@ -201,6 +201,7 @@ class Cluster:
         central_dir.mkdir(parents=True, exist_ok=True)
         # One site key file format for central and stations: hex text.
         (central_dir / "site.key").write_text(SITE_KEY.hex() + "\n")
+        (central_dir / "site.key").chmod(0o600)  # central refuses a key others can read
         self.config = central_config(central_dir, broker.port, topic_root)
         engine, sample = seeded_engine(self.config, patients=patients)
         engine.close()

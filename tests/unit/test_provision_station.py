@@ -103,6 +103,7 @@ def test_the_site_key_file_is_the_hex_text_central_and_the_edge_daemon_read(
     key = b" " + KEY + b"\n"
     path = tmp_path / "site.key"
     path.write_bytes(site_key_file_bytes(key))
+    path.chmod(0o600)
     assert load_site_key(path, create=False) == key
     assert read_site_key(path) == key
 
