@@ -261,15 +261,22 @@ class ChangePublisher:
             data = encode(call)
             self._hub.publish("calls", "call", data.decode())
             sends.append(("call", self._topics.room(call.room_id, "call"), data, False))
+        self._send_all(sends)
+        sends = []
+        # Each room goes out as soon as it is built, not after the whole round's rooms: at a
+        # busy moment a round has a dozen rooms, and the first should not wait for the last.
         started = time.perf_counter()
-        snaps = await asyncio.to_thread(self._snapshots, sorted(p.rooms))
+        snaps: list[BuiltSnapshot] = []
+        for room_id in sorted(p.rooms):
+            snap = await asyncio.to_thread(self._snapshot, room_id)
+            if snap is None:
+                continue
+            snaps.append(snap)
+            data = self._cache.remember(snap)
+            self._hub.publish_room(snap.room_id, snap.version, data.decode())
+            self._start(self._send("snapshot", self._topics.room(snap.room_id, "queue"), data))
         if snaps:
             SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
-        for snap in snaps:
-            data = self._cache.remember(snap)
-            text = data.decode()
-            self._hub.publish_room(snap.room_id, snap.version, text)
-            sends.append(("snapshot", self._topics.room(snap.room_id, "queue"), data, True))
         if p.heartbeat:
             fresh = {snap.room_id for snap in snaps}
             for room_id, data in self._cache.cached():
@@ -312,6 +319,9 @@ class ChangePublisher:
         # Each publish hands its packet to paho before its first await and tasks start in the
         # order they were made, so the wire order is the round order (and round after round)
         # while the PUBACKs come back in parallel; the next round does not wait for them.
+        self._send_all(sends)
+
+    def _send_all(self, sends: list[tuple[str, str, bytes, bool]]) -> None:
         for item in sends:
             self._start(self._send(*item))
 
@@ -336,14 +346,12 @@ class ChangePublisher:
     async def _build_cards_here(self) -> bytes:
         return await asyncio.to_thread(self._engine.directory_cards_json)
 
-    def _snapshots(self, room_ids: list[str]) -> list[BuiltSnapshot]:
-        out = []
-        for room_id in room_ids:
-            try:
-                out.append(self._engine.room_snapshot_built(room_id))
-            except Exception as e:
-                log.warning("publisher.snapshot_failed room=%s error=%s", room_id, e)
-        return out
+    def _snapshot(self, room_id: str) -> BuiltSnapshot | None:
+        try:
+            return self._engine.room_snapshot_built(room_id)
+        except Exception as e:
+            log.warning("publisher.snapshot_failed room=%s error=%s", room_id, e)
+            return None
 
     async def _send(self, kind: str, topic: str, payload: bytes, retain: bool = True) -> None:
         link = self.link
