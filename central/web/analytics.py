@@ -330,14 +330,20 @@ class Stored:
     cells: DaySummary
 
 
-_DAY_MARK = select(func.max(audit_log.c.audit_id)).where(
-    audit_log.c.service_day == bindparam("b_day")
-)
-
-
 def day_marks(conn: Connection, days: Iterable[date]) -> dict[date, int]:
-    """Each day's newest audit row id (0 for none): one index lookup per day."""
-    return {d: conn.execute(_DAY_MARK, {"b_day": d}).scalar() or 0 for d in days}
+    """Each day's newest audit row id (0 for none): one statement, one index lookup per
+    day (`ix_audit_day`)."""
+    days = list(days)
+    if not days:
+        return {}
+    marks = [
+        select(func.max(audit_log.c.audit_id))
+        .where(audit_log.c.service_day == bindparam(f"d{i}", d))
+        .scalar_subquery()
+        for i, d in enumerate(days)
+    ]
+    row = conn.execute(select(*marks)).one()
+    return {d: mark or 0 for d, mark in zip(days, row, strict=True)}
 
 
 def load_summaries(conn: Connection, first: date, last: date) -> dict[date, Stored]:
