@@ -7,7 +7,11 @@ For each stack, many taps of an emulated card, timed at three points:
     delivery: anti-collision, activation, the thread hand-off;
   - ATR sent → delivered (pcsc): pcscd powering the new card up (the card sends its ATR) until
     delivery: pcscd's event to the driver, SCardConnect, the GET DATA APDU, the hand-off;
-  - GET DATA → delivered (pcsc): the card receiving `FF CA 00 00 00` until delivery.
+  - GET DATA → delivered (pcsc): the card receiving `FF CA 00 00 00` until delivery;
+  - delivered → LED APDU at the card (pcsc, `led_buzzer.mode = "on"`): the driver's
+    `signal_outcome("ok")` right after delivery until the card receives the ACR122U LED/buzzer
+    pseudo-APDU (the feedback thread's own context, SCardConnect, the transmit). Over vpcd the
+    virtual card receives it; on a real ACR122U its firmware does.
 
 Needs a source checkout (the card emulators live in tests/support) and, for pcsc-vpcd, pcscd
 and vsmartcard-vpcd installed; pcscd is started and stopped by PID like the tests do.
@@ -24,7 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge.readers import CardRead, NfcpyReaderConfig, PcscReaderConfig, make_reader
+from prometheus_client import REGISTRY
+
+from edge.readers import CardRead, NfcpyReaderConfig, PcscReaderConfig, make_reader, unwrap
 
 
 def _summary(name: str, samples_s: list[float]) -> str:
@@ -102,15 +108,29 @@ async def bench_pcsc(taps: int) -> None:
             daemon.stop()
 
 
+def _played() -> float:
+    """LED/buzzer signals the PC/SC driver got an answer for (any result)."""
+    return sum(
+        s.value
+        for metric in REGISTRY.collect()
+        if metric.name == "nfch_edge_reader_feedback"
+        for s in metric.samples
+        if s.name.endswith("_total")
+    )
+
+
 async def _pcsc_taps(taps: int, card: Any, wait_for_card: Any) -> None:
-    config = PcscReaderConfig(type="pcsc", reader="PCD 00 00", debounce_s=0)
+    config = PcscReaderConfig.model_validate(
+        {"type": "pcsc", "reader": "PCD 00 00", "debounce_s": 0, "led_buzzer": {"mode": "on"}}
+    )
     reader = make_reader(config)
+    driver: Any = unwrap(reader)
     queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
 
     async def on_read(result: Any) -> None:
         queue.put_nowait((time.monotonic(), result))
 
-    placed_to_read, atr_to_read, apdu_to_read = [], [], []
+    placed_to_read, atr_to_read, apdu_to_read, read_to_led = [], [], [], []
     task = asyncio.create_task(reader.run(on_read), name="bench-pcsc")
     try:
         for _ in range(500):
@@ -123,6 +143,14 @@ async def _pcsc_taps(taps: int, card: Any, wait_for_card: Any) -> None:
             placed_to_read.append(at - card.inserted_at)
             atr_to_read.append(at - card.atr_sent_at)
             apdu_to_read.append(at - card.last_uid_request_at)
+            sent, played = len(card.apdus), _played()
+            driver.signal_outcome("ok")
+            async with asyncio.timeout(15):
+                while len(card.apdus) == sent:  # noqa: ASYNC110 - polled with a deadline
+                    await asyncio.sleep(0.0005)
+                read_to_led.append(card.apdu_times[-1] - at)
+                while _played() == played:  # noqa: ASYNC110 - the answer reached the driver
+                    await asyncio.sleep(0.001)
             card.remove()
             await asyncio.to_thread(wait_for_card, False)
     finally:
@@ -133,6 +161,7 @@ async def _pcsc_taps(taps: int, card: Any, wait_for_card: Any) -> None:
     print(_summary("inserted -> delivered", placed_to_read))
     print(_summary("ATR sent -> delivered", atr_to_read))
     print(_summary("GET DATA -> delivered", apdu_to_read))
+    print(_summary("delivered -> LED APDU at card", read_to_led))
 
 
 def run(argv: list[str]) -> int:

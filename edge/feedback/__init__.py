@@ -114,7 +114,9 @@ class ScreenFeed:
             if self.latest.kind == "idle":
                 continue
             try:
-                await asyncio.wait_for(self._changed.wait(), idle_s)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a racing cancel.
+                async with asyncio.timeout(idle_s):
+                    await self._changed.wait()
             except TimeoutError:
                 self.show(make_idle())
                 self._changed.clear()

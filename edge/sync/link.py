@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -23,15 +24,84 @@ from edge.memory import LARGE_PAYLOAD_BYTES, release_freed_memory
 from edge.metrics import BAD_MESSAGES, EVENTS_SENT, MQTT_CONNECTED, STALE_DOCUMENTS
 from edge.station import Station
 from edge.store.db import OutboxRow
-from protocol.codec import decode, decode_directory, parse_json
+from protocol.codec import (
+    DEFAULT_MAX_BYTES,
+    DIRECTORY_MAX_BYTES,
+    decode,
+    decode_directory,
+    parse_json,
+)
 from protocol.errors import DecodeError, TopicError
-from protocol.messages import Ack, Lease, ReaderHealth, RoomQueueSnapshot, StationStatus
+from protocol.messages import (
+    Ack,
+    DirectoryCards,
+    Lease,
+    ReaderHealth,
+    RoomQueueSnapshot,
+    StationStatus,
+)
 from protocol.mqtt import Incoming, MqttLink, MqttNotConnected, Will
 from protocol.topics import Topics
 
 log = logging.getLogger(__name__)
 
 SOFTWARE_VERSION = "0.1.0"
+
+_JSON = json.JSONDecoder()
+_SPACE = " \t\n\r"
+# How much of a payload is looked at for its version (ours have it in the first 100 bytes).
+PEEK_BYTES = 64 * 1024
+
+
+def leading_version(payload: bytes, peek: int = PEEK_BYTES) -> int | None:
+    """The top-level `"version"` of a JSON object, read without parsing what comes after it.
+
+    Our documents put `version` before their bulk (a cards document's 10,000 cards), so a
+    retained copy that is not news is recognised from its first bytes, without building its
+    whole tree (about 30 MB of dicts for 10,000 cards). None when no such key comes first
+    within `peek` bytes, or the object is not well-formed up to it: the caller then parses
+    the whole payload as before. (A payload cut short after its version is taken at its word:
+    if not newer, it is dropped as stale rather than as bad JSON.)
+    """
+    cut = len(payload) > peek
+    head = payload[:peek] if cut else payload
+    try:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if not cut or e.start < len(head) - 3:
+                return None
+            text = head[: e.start].decode("utf-8")  # a character cut at the peek boundary
+        i = len(text) - len(text.lstrip(_SPACE))
+        if text[i : i + 1] != "{":
+            return None
+        i += 1
+        while True:
+            i = _skip_space(text, i)
+            if text[i : i + 1] != '"':
+                return None
+            key, i = _JSON.raw_decode(text, i)
+            i = _skip_space(text, i)
+            if text[i : i + 1] != ":":
+                return None
+            value, i = _JSON.raw_decode(text, _skip_space(text, i + 1))
+            if cut and i >= len(text):
+                return None  # the value may go on past the peek (a number cut short)
+            if key == "version":
+                ok = isinstance(value, int) and not isinstance(value, bool)
+                return value if ok else None
+            i = _skip_space(text, i)
+            if text[i : i + 1] != ",":
+                return None
+            i += 1
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _SPACE:
+        i += 1
+    return i
 
 
 def build_batch(station_id: str, sent_at_iso: str, rows: Sequence[OutboxRow]) -> bytes:
@@ -121,8 +191,11 @@ class Syncer:
 
     async def _status_loop(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+            # races with the wait ending, and this loop would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._status_now.wait(), self.config.sync.status_interval_s)
+                async with asyncio.timeout(self.config.sync.status_interval_s):
+                    await self._status_now.wait()
             self._status_now.clear()
             if self.link.connected.is_set():
                 try:
@@ -152,7 +225,7 @@ class Syncer:
         log.warning("sync.bad_message topic=%s reason=%s detail=%s", topic, reason, detail)
 
     @staticmethod
-    def _not_newer(payload: bytes, held: int | None) -> bool:
+    def _not_newer(payload: bytes, held: int | None, max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
         """True when a document's version is no newer than the one held.
 
         Retained documents come again on every reconnect; a 50,000-card document is worth
@@ -160,7 +233,9 @@ class Syncer:
         """
         if held is None:
             return False
-        version = parse_json(payload).get("version")
+        version = leading_version(payload) if len(payload) <= max_bytes else None
+        if version is None:
+            version = parse_json(payload, max_bytes).get("version")
         return isinstance(version, int) and version <= held
 
     async def on_message(self, msg: Incoming) -> None:
@@ -178,7 +253,6 @@ class Syncer:
         except TopicError as e:
             self._bad("mqtt", "bad_topic", msg.topic, e)
             return
-        text = msg.payload.decode("utf-8", errors="replace")
         try:
             if parsed.scope == "station" and parsed.leaf == "ack":
                 ack = decode(Ack, msg.payload)
@@ -197,13 +271,20 @@ class Syncer:
                     return
                 self.station.apply_lease(lease)
             elif parsed.scope == "directory":
-                if self._not_newer(msg.payload, self.station.cache.versions.get(parsed.name)):
+                held_version = self.station.cache.versions.get(parsed.name)
+                if self._not_newer(msg.payload, held_version, DIRECTORY_MAX_BYTES):
                     STALE_DOCUMENTS.labels(kind=parsed.name).inc()
                     return
                 doc = decode_directory(msg.payload)
                 if doc.kind != parsed.name:
                     self._bad("mqtt", "kind_mismatch", msg.topic, doc.kind)
                     return
+                # A cards document is stored card by card: its text (MBs) is not needed.
+                text = (
+                    ""
+                    if isinstance(doc, DirectoryCards)
+                    else msg.payload.decode("utf-8", errors="replace")
+                )
                 self.station.apply_directory(doc, text)
             elif parsed.scope == "room" and parsed.leaf == "queue":
                 held = self.station.cache.snapshots.get(parsed.name)
@@ -214,7 +295,7 @@ class Syncer:
                 if snap.room_id != parsed.name:
                     self._bad("mqtt", "room_mismatch", msg.topic, snap.room_id)
                     return
-                self.station.apply_snapshot(snap, text)
+                self.station.apply_snapshot(snap, msg.payload.decode("utf-8", errors="replace"))
             else:
                 return
         except DecodeError as e:
@@ -274,7 +355,8 @@ class Syncer:
                     0.05, sync.resend_timeout_s - (time.monotonic() - self._last_progress)
                 )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for: see _status_loop
+                    await self._wake.wait()
 
     async def _watch_link(self) -> None:
         while True:
