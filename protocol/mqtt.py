@@ -232,4 +232,7 @@ class MqttLink:
         self._pending[info.mid] = fut
         if info.is_published():  # PUBACK raced ahead of us
             self._resolve(info.mid)
-        await asyncio.wait_for(fut, puback_timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that races
+        # with the PUBACK, and the caller (e.g. a `run` loop being stopped) never ends.
+        async with asyncio.timeout(puback_timeout):
+            await fut
