@@ -12,6 +12,7 @@ import urllib.request
 from edge.config import ENV_PREFIX, EdgeConfig
 from edge.errors import EdgeError
 from protocol.config import add_config_arguments, config_from_args
+from protocol.errors import ConfigError
 from protocol.logs import setup_logging
 
 
@@ -91,6 +92,8 @@ def run(config: EdgeConfig, prog: str = "nfc-hospital edge") -> int:
 
     try:
         return asyncio.run(_main())
-    except EdgeError as e:
+    except (EdgeError, ConfigError) as e:
+        # A bad site key or MQTT password file (also found while building the MQTT link):
+        # one line naming the key and the file, no traceback, exit 2 (a config error).
         print(f"{prog}: {e}", file=sys.stderr)
         return 2

@@ -29,6 +29,8 @@ from edge.readers.simulated import SimulatedReader
 from edge.station import Station
 from edge.store.db import StationStore
 from edge.sync import Syncer
+from protocol.config import read_secret_file
+from protocol.errors import ConfigError
 from protocol.ids import parse_site_key
 from protocol.messages import StationScreen
 from protocol.mqtt import MqttNotConnected
@@ -45,17 +47,19 @@ class _StopRequested(Exception):
 
 
 def read_site_key(path: Path) -> bytes:
-    """The site key from its file: hex text, the same format central writes."""
+    """The site key from its file: hex text, the same format central writes.
+
+    The file must be readable by the daemon's user only (mode 600): a missing, unreadable or
+    group/world-accessible file is a SiteKeyError naming `site_key_file`, the file and the fix.
+    """
     try:
-        text = path.read_text(encoding="ascii")
-    except OSError as e:
-        raise SiteKeyError(f"{path}: cannot read the site key file: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise SiteKeyError(f"{path}: the site key file must hold hex text") from None
+        text = read_secret_file(path, "site_key_file")
+    except ConfigError as e:
+        raise SiteKeyError(str(e)) from None
     try:
         return parse_site_key(text, str(path))
     except ValueError as e:
-        raise SiteKeyError(str(e)) from None
+        raise SiteKeyError(f"site_key_file: {e}") from None
 
 
 class Daemon:
@@ -65,6 +69,14 @@ class Daemon:
         self.config = config
         self.site_key = read_site_key(config.site_key_file)
         self.store = StationStore(config.data_dir / DB_NAME)
+        try:
+            self._build(config)
+        except BaseException:
+            # A bad MQTT password file (ConfigError) or a reader that cannot be set up.
+            self.store.close()
+            raise
+
+    def _build(self, config: EdgeConfig) -> None:
         self.station = Station(
             config.station_id,
             self.store,

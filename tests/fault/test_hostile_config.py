@@ -295,12 +295,6 @@ def test_damaged_site_key_stops_the_daemon_with_exit_2(provisioned: Layout) -> N
     assert "Traceback" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no part checks a secret file's permissions: edge/daemon.py read_site_key and "
-    "central/site_key.py load_site_key read a world-readable site key without a word "
-    "(issue #10: secrets files with wrong permissions must be refused, exit 2)",
-)
 def test_world_readable_site_key_is_refused(provisioned: Layout) -> None:
     key = provisioned.path("site.key")
     key.chmod(0o644)
@@ -311,13 +305,6 @@ def test_world_readable_site_key_is_refused(provisioned: Layout) -> None:
     assert "permission" in out.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a missing mqtt.password_file is read only when the MQTT link is built "
-    "(protocol/settings.py MqttSettings.resolved_password, called from protocol/mqtt.py "
-    "MqttLink.__init__): FileNotFoundError with a traceback, exit 1, instead of a config "
-    "error naming mqtt.password_file and exit 2",
-)
 def test_missing_mqtt_password_file_stops_the_daemon_with_exit_2(provisioned: Layout) -> None:
     password = provisioned.path("mqtt.password")
     password.unlink()

@@ -196,6 +196,7 @@ class CrashingReader:
 async def test_a_crashed_essential_task_exits_non_zero(tmp_path, broker, topics):
     key = tmp_path / "site.key"
     key.write_text(format_site_key(SITE_KEY), encoding="ascii")
+    key.chmod(0o600)  # the daemon refuses a key other users can read
     cfg = EdgeConfig.model_validate(
         {
             "data_dir": str(tmp_path / "data"),

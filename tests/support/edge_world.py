@@ -214,6 +214,7 @@ class DaemonProcess:
         self.log_path = workdir / "daemon.log"
         key = workdir / "site.key"
         key.write_text(format_site_key(SITE_KEY), encoding="ascii")
+        key.chmod(0o600)  # the daemon refuses a key other users can read
         doc: dict[str, object] = {
             "station_id": "st-1",
             "location_node": "st-1",
