@@ -13,6 +13,12 @@ TAPS = Counter("nfch_edge_taps_total", "Taps by the screen shown.", ["screen"])
 REFUSED = Counter(
     "nfch_edge_taps_refused_total", "Taps refused because they could not be recorded.", ["reason"]
 )
+NOT_STORED = Counter(
+    "nfch_edge_not_stored_total",
+    "Messages from central (acks, documents, leases) not applied because they could not be "
+    "written to the station database.",
+    ["what", "reason"],
+)
 OUTBOX_DEPTH = Gauge("nfch_edge_outbox_depth", "Events not yet acknowledged by central.")
 SYNC_LAG = Gauge(
     "nfch_edge_sync_lag_seconds", "Age of the oldest event not yet acknowledged (0 when none)."

@@ -21,6 +21,7 @@ from edge.feedback.texts import screen_message
 from edge.metrics import (
     EVENTS_ACKED,
     EVENTS_REJECTED,
+    NOT_STORED,
     OUTBOX_DEPTH,
     REFUSED,
     STALE_DOCUMENTS,
@@ -447,7 +448,32 @@ class Station:
         return True
 
     def apply_ack(self, ack: Ack) -> int:
-        """Settle the outbox through `ack.acked_through`; returns how many events settled."""
+        """Settle the outbox through `ack.acked_through`; returns how many events settled.
+
+        An ack that cannot be recorded (a full disk) is not applied: its events stay in the
+        outbox, are sent again and acked again later (central dedups on event_id). The
+        daemon carries on and shows the alarm.
+        """
+        try:
+            return self._apply_ack(ack)
+        except StoreError as e:
+            self.store_failed("ack", e)
+            return 0
+
+    def store_failed(self, what: str, error: StoreError) -> None:
+        """Something from central could not be stored: raise the alarm, log it, carry on."""
+        reason = "disk_full" if isinstance(error, DiskFullError) else "store_error"
+        self.alarms.add(reason)
+        NOT_STORED.labels(what=what, reason=reason).inc()
+        log.error(
+            "sync.not_stored station=%s what=%s reason=%s error=%s",
+            self.station_id,
+            what,
+            reason,
+            error,
+        )
+
+    def _apply_ack(self, ack: Ack) -> int:
         self.heard_from_central()
         self.clock_offset_ms = int((self.now() - ack.central_time).total_seconds() * 1000)
         try:

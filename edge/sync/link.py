@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from edge.config import EdgeConfig
+from edge.errors import StoreError
 from edge.memory import LARGE_PAYLOAD_BYTES, release_freed_memory
 from edge.metrics import BAD_MESSAGES, EVENTS_SENT, MQTT_CONNECTED, STALE_DOCUMENTS
 from edge.station import Station
@@ -300,6 +301,12 @@ class Syncer:
                 return
         except DecodeError as e:
             self._bad("mqtt", e.reason, msg.topic, e)
+            return
+        except StoreError as e:
+            # A full disk: the lease, document or snapshot is not applied (nothing half-done);
+            # the daemon carries on with what it holds and shows the alarm.
+            what = parsed.name if parsed.scope == "directory" else parsed.leaf
+            self.station.store_failed(f"{parsed.scope}/{what}", e)
             return
         if not msg.retain:
             # A live message means central itself is up (retained ones may be hours old).

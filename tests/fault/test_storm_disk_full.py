@@ -89,16 +89,6 @@ def storm_with_full_disk(
     assert result.faults["station_kill"] >= 1, result.faults
 
 
-CRASH = (
-    "edge: a DiskFullError while applying central's ack is not handled and ends the daemon "
-    "(edge/sync/link.py:188 `self.station.apply_ack(ack)` in `_on_message` -> "
-    "edge/station.py:486 `self.store.settle(...)` -> edge/store/db.py:347 DiskFullError; "
-    "daemon.task_crashed, exit 1). Taps then get no answer at all instead of the refused "
-    "screen until the daemon is restarted with space back"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CRASH)
 def test_disk_full_mid_storm_loses_nothing_and_recovers(
     tmp_path: Path, broker, topic_root: str, tiny_disk: Path
 ) -> None:
@@ -112,7 +102,6 @@ def test_disk_full_mid_storm_loses_nothing_and_recovers(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=CRASH)
 def test_disk_full_mid_storm_long(tmp_path: Path, broker, topic_root: str, tiny_disk: Path) -> None:
     storm_with_full_disk(
         tmp_path,
