@@ -174,34 +174,40 @@ class MqttLink:
         try:
             while True:
                 item = await self._incoming.get()
-                if isinstance(item, Incoming):
-                    if self._on_message is not None:
-                        await self._on_message(item)
-                    continue
-                kind, session_present = item
-                if kind == "connect":
-                    self.connect_count += 1
-                    self.disconnected.clear()
-                    self.connected.set()
-                    log.info(
-                        "mqtt.connected client=%s session_present=%s",
-                        self.client_id,
-                        session_present,
-                    )
-                    if self._on_connect is not None:
-                        await self._on_connect(session_present)
-                else:
-                    if self.connected.is_set():
-                        log.warning("mqtt.disconnected client=%s", self.client_id)
-                    self.connected.clear()
-                    self.subscribed.clear()
-                    self.disconnected.set()
-                    for fut in self._pending.values():
-                        if not fut.done():
-                            fut.set_exception(MqttNotConnected("link lost before PUBACK"))
-                    self._pending.clear()
+                await self._dispatch(item)
+                # Not held while waiting for the next one: a message may be a document of
+                # several MB (a day's cards), and its decoded copies are gone by now.
+                del item
         finally:
             await asyncio.to_thread(self._stop)
+
+    async def _dispatch(self, item: Incoming | tuple[str, bool]) -> None:
+        if isinstance(item, Incoming):
+            if self._on_message is not None:
+                await self._on_message(item)
+            return
+        kind, session_present = item
+        if kind == "connect":
+            self.connect_count += 1
+            self.disconnected.clear()
+            self.connected.set()
+            log.info(
+                "mqtt.connected client=%s session_present=%s",
+                self.client_id,
+                session_present,
+            )
+            if self._on_connect is not None:
+                await self._on_connect(session_present)
+        else:
+            if self.connected.is_set():
+                log.warning("mqtt.disconnected client=%s", self.client_id)
+            self.connected.clear()
+            self.subscribed.clear()
+            self.disconnected.set()
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(MqttNotConnected("link lost before PUBACK"))
+            self._pending.clear()
 
     def _stop(self) -> None:
         self._client.disconnect()
