@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import sqlite_utils
-
 from edge.errors import CorruptDatabaseError, DiskFullError, SchemaTooNewError, StoreError
+from edge.store._lean import import_sqlite_utils_lean
 from edge.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from protocol.messages import Lease
 
@@ -248,7 +247,6 @@ class StationStore:
                 salvage_error=salvage.error,
             )
             self.conn = _open(path, move_corrupt=False)
-        self.db = sqlite_utils.Database(self.conn)
         self.migrate()
         if salvage is not None:
             self._restore(salvage)
@@ -325,9 +323,16 @@ class StationStore:
                 f"{self.path}: database schema v{current} is newer than this daemon's "
                 f"v{SCHEMA_VERSION}; install the newer nfc-hospital or move the file away"
             )
+        if current == SCHEMA_VERSION:
+            return
+        # sqlite-utils only for the migrations: not loaded by a daemon whose file is current.
+        import_sqlite_utils_lean()
+        import sqlite_utils
+
+        db = sqlite_utils.Database(self.conn)
         for version in range(current + 1, SCHEMA_VERSION + 1):
             with self.transaction():
-                MIGRATIONS[version - 1](self.db)
+                MIGRATIONS[version - 1](db)
                 self.conn.execute(f"PRAGMA user_version={version:d}")
             log.info("store.migrated path=%s from=%d to=%d", self.path, version - 1, version)
 

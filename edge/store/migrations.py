@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    # Imported only when a migration runs (edge.store.db.StationStore.migrate): a station
+    # whose database is current never loads sqlite-utils (about 4.4 MB resident).
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 

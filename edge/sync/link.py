@@ -245,8 +245,11 @@ class Syncer:
             self._on_message(msg)
         finally:
             if len(msg.payload) >= LARGE_PAYLOAD_BYTES:
-                # A day's cards document leaves tens of MB of freed objects behind.
+                # A day's cards document leaves tens of MB of freed objects behind. Trimmed
+                # once this message is no longer referenced (here and by the MQTT link's
+                # loop), so that its own payload (MBs) is among what goes back to the OS.
                 release_freed_memory()
+                asyncio.get_running_loop().call_soon(release_freed_memory)
 
     def _on_message(self, msg: Incoming) -> None:
         try:

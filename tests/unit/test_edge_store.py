@@ -213,24 +213,37 @@ def test_a_file_that_cannot_be_opened_for_other_reasons_is_not_moved(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["station.sqlite3"]
 
 
-def test_the_station_store_keeps_numpy_and_pandas_out_but_not_away():
-    # sqlite-utils imports numpy and pandas whenever installed (about 12 MB in the daemon);
-    # the station store imports it without them, and a later import of numpy still works.
+def test_sqlite_utils_is_loaded_only_to_migrate_and_then_without_numpy(tmp_path):
+    # sqlite-utils (about 4.4 MB resident) is used by the migrations only: a daemon whose
+    # database is current never imports it. When a migration runs it is imported without the
+    # numpy and pandas it would load whenever installed (about 12 MB); a later import of
+    # numpy still works.
     code = (
         "import importlib.util, sys\n"
-        "import edge.store\n"
-        "assert 'sqlite_utils' in sys.modules\n"
+        "from pathlib import Path\n"
+        "from edge.store import StationStore\n"
+        "assert 'sqlite_utils' not in sys.modules\n"
+        "path = Path(sys.argv[1])\n"
+        "fresh = not path.exists()\n"
+        "StationStore(path).close()\n"
+        "assert ('sqlite_utils' in sys.modules) == fresh, sorted(sys.modules)\n"
         "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules, sorted(sys.modules)\n"
         "if importlib.util.find_spec('numpy') is not None:\n"
         "    import numpy\n"
         "    print('numpy', numpy.__version__)\n"
-        "print('ok')\n"
+        "print('migrated' if fresh else 'current')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.endswith("ok\n")
+    path = tmp_path / "st.sqlite3"
+    for expected in ("migrated", "current"):
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.endswith(f"{expected}\n")
 
 
 def test_a_cached_cards_document_moves_into_one_row_per_card_on_upgrade(tmp_path):
