@@ -325,6 +325,7 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
                 _REQUEST.reset(token)
                 await publisher.mark_all()
                 await publisher.flush(30)
+                gc.freeze()  # as Central.run does after start-up
                 if not plan.publisher:
                     pub.cancel()
                 counts.unattributed, rounds_before = 0, publisher.rounds
