@@ -474,7 +474,7 @@ def openapi_document() -> dict[str, Any]:
         description="Queues, visits, stations and logs of nfc-hospital central. Every error "
         'answer is {"error": {"reason", "message_ko", "message_en", "detail", "where"}}. '
         "Staff routes take a bearer access token (POST /auth/login); `x-roles` lists the "
-        "roles a route accepts. Bodies and parameters are validated strictly: \"5\" is not "
+        'roles a route accepts. Bodies and parameters are validated strictly: "5" is not '
         "an integer and 0 is not false (422). WebSocket feed: /api/v1/ws (see docs/api.md).",
     )
 
