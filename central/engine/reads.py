@@ -22,8 +22,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, bindparam, case, select
 
+from central.engine.cards import directory_cards_json
 from central.engine.errors import Rejected
-from central.engine.types import ACTIVE_ENTRY_STATES, RoomInfo, WaitEstimator, WaitLine
+from central.engine.types import RoomInfo, WaitEstimator, WaitLine
 from central.store.schema import (
     cards,
     departments,
@@ -33,18 +34,15 @@ from central.store.schema import (
     room_days,
     room_versions,
     rooms,
-    visit_steps,
     visits,
 )
 from protocol.base import SCHEMA_VERSION, LocalizedText
 from protocol.journey import TERMINAL_STATES, State
 from protocol.messages import (
-    CardEntry,
     DirectoryCards,
     DirectoryRoom,
     DirectoryRooms,
     RoomQueueSnapshot,
-    VisitStepInfo,
 )
 
 SHOWN_STATES = ("WAITING", "CALLED", "ONGOING")
@@ -440,69 +438,12 @@ def directory_rooms(conn: Connection) -> DirectoryRooms:
 
 
 def directory_cards(conn: Connection, day: date, cache: SnapshotCache) -> DirectoryCards:
+    """Today's cards as the model: validated from the bytes `central.engine.cards` builds (one
+    query path for both; the bytes are what the bridge publishes)."""
     version = document_version(conn, "cards")
     hit = cache.cards(version, day)
     if hit is not None:
         return hit
-    active = and_(_q.visit_id == visits.c.visit_id, _q.state.in_(ACTIVE_ENTRY_STATES))
-    rows = conn.execute(
-        select(
-            cards.c.card_hash,
-            visits.c.visit_id,
-            visits.c.state,
-            visits.c.current_step,
-            visits.c.priority,
-            visits.c.step_free,
-            visits.c.created_at,
-            patients.c.masked_name,
-            _q.ticket_number,
-        )
-        .select_from(
-            cards.join(patients, patients.c.patient_id == cards.c.patient_id)
-            .join(
-                visits,
-                and_(visits.c.patient_id == cards.c.patient_id, visits.c.service_day == day),
-            )
-            .outerjoin(queue_entries, active)
-        )
-        .where(cards.c.active)
-    ).all()
-    steps: dict[str, list[VisitStepInfo]] = {}
-    for s in conn.execute(
-        select(visit_steps.c.visit_id, visit_steps.c.room_id, visit_steps.c.label)
-        .join(visits, visits.c.visit_id == visit_steps.c.visit_id)
-        .where(visits.c.service_day == day)
-        .order_by(visit_steps.c.visit_id, visit_steps.c.step_index)
-    ):
-        steps.setdefault(s.visit_id, []).append(
-            VisitStepInfo.model_construct(
-                room_id=s.room_id, label=LocalizedText.model_construct(**s.label)
-            )
-        )
-    best: dict[str, Any] = {}
-    for r in rows:
-        cur = best.get(r.card_hash)
-        rank = (State(r.state) not in TERMINAL_STATES, r.created_at, r.visit_id)
-        if cur is None or rank > cur[0]:
-            best[r.card_hash] = (rank, r)
-    entries = []
-    for card, (_rank, r) in sorted(best.items()):
-        visit_steps_info = steps.get(r.visit_id)
-        if not visit_steps_info:
-            continue
-        entries.append(
-            CardEntry.model_construct(
-                card_hash=card,
-                visit_id=r.visit_id,
-                masked_name=r.masked_name,
-                state=State(r.state),
-                steps=visit_steps_info[:20],
-                current_step=min(r.current_step, len(visit_steps_info) - 1),
-                priority=r.priority,
-                step_free=bool(r.step_free),
-                ticket_number=r.ticket_number,
-            )
-        )
-    doc = DirectoryCards(kind="cards", version=version, service_day=day, cards=entries[:50000])
+    doc = DirectoryCards.model_validate_json(directory_cards_json(conn, day, version))
     cache.put_cards(version, day, doc)
     return doc

@@ -1,4 +1,5 @@
-"""The cards directory built from plain rows is byte for byte the model's encoding."""
+"""The cards directory written from plain rows validates as the model and is exactly what
+encoding that model gives back (canonical), awkward names included."""
 
 from __future__ import annotations
 
