@@ -490,8 +490,17 @@ def filling(engine: Engine) -> Any:
             # Workers started together should not all summarize the same days at once.
             await asyncio.sleep(FILL_FIRST_S * (1 + random.random()))
             while True:
+                # Shielded: when the app stops mid-round, the round in the thread finishes
+                # before the task ends, so the database is not closed under it (a connection
+                # checked out then would be left open).
+                round_ = asyncio.ensure_future(asyncio.to_thread(fill_closed_days, engine))
                 try:
-                    done = await asyncio.to_thread(fill_closed_days, engine)
+                    try:
+                        done = await asyncio.shield(round_)
+                    except asyncio.CancelledError:
+                        with contextlib.suppress(Exception):
+                            await round_
+                        raise
                     if done:
                         log.info("analytics.days_summarized days=%s", ",".join(map(str, done)))
                 except Exception:
