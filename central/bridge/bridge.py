@@ -231,13 +231,13 @@ class Bridge:
         # Committed: now, and only now, the acks may go out.
         for batch, result in zip(batches, results, strict=True):
             self._acks.put_nowait((batch.station_id, result.ack))
-        submitted = set()
-        for result in results:
-            if id(result.changes) not in submitted:  # one transaction shares one Changes
-                submitted.add(id(result.changes))
-                self.publisher.submit(result.changes)
+        # One transaction's results share one Changes (publish it once); a fallback to one
+        # transaction per station gives each its own.
+        per_transaction = {id(r.changes): r.changes for r in results}
+        for changes in per_transaction.values():
+            self.publisher.submit(changes)
         self.batches_applied += parts
-        self.transactions += len({id(r.changes) for r in results})
+        self.transactions += len(per_transaction)
         BATCHES.labels(outcome="applied").inc(parts)
         for (batch, n), result in zip(group, results, strict=True):
             EVENTS.labels(outcome="applied").inc(result.applied)
