@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
@@ -395,23 +395,39 @@ class Station:
 
     def apply_directory(self, doc: DirectoryDocument, payload: str) -> bool:
         """Cache a directory document if it is newer than the one held; True if applied."""
-        if doc.version <= self.cache.versions.get(doc.kind, 0):
-            STALE_DOCUMENTS.labels(kind=doc.kind).inc()
-            log.info(
-                "sync.document_not_newer kind=%s version=%d held=%d",
-                doc.kind,
-                doc.version,
-                self.cache.versions.get(doc.kind, 0),
-            )
-            return False
         if isinstance(doc, DirectoryCards):
-            envelope = doc.model_copy(update={"cards": []})
-            rows = [(c.card_hash, c.model_dump_json()) for c in doc.cards]
-            if not self.store.replace_cards(doc.version, encode(envelope).decode(), rows):
-                return False
-            doc = envelope
-        elif not self.store.put_versioned("directory", doc.kind, doc.version, payload):
+            return self.apply_cards(doc.model_copy(update={"cards": []}), doc.cards)
+        if self._not_newer(doc):
             return False
+        if not self.store.put_versioned("directory", doc.kind, doc.version, payload):
+            return False
+        self._applied(doc)
+        return True
+
+    def apply_cards(self, envelope: DirectoryCards, cards: Iterable[CardEntry]) -> bool:
+        """Store a cards document if newer than the one held, card by card; True if applied.
+
+        `envelope` is the document without its cards; `cards` may be a `CardsStream`, which
+        validates each card as it is read: each is written as it comes, so memory holds one
+        card, not the day's 10,000. A bad card raises its DecodeError and nothing is stored.
+        """
+        if self._not_newer(envelope):
+            return False
+        rows = ((c.card_hash, c.model_dump_json()) for c in cards)
+        if not self.store.replace_cards(envelope.version, encode(envelope).decode(), rows):
+            return False
+        self._applied(envelope)
+        return True
+
+    def _not_newer(self, doc: DirectoryDocument) -> bool:
+        held = self.cache.versions.get(doc.kind, 0)
+        if doc.version > held:
+            return False
+        STALE_DOCUMENTS.labels(kind=doc.kind).inc()
+        log.info("sync.document_not_newer kind=%s version=%d held=%d", doc.kind, doc.version, held)
+        return True
+
+    def _applied(self, doc: DirectoryDocument) -> None:
         self._set_document(doc)
         if isinstance(doc, DirectoryConfig | DirectoryCards):
             day = self.cache.service_day
@@ -420,7 +436,6 @@ class Station:
                 self.cache.fallback_day = day
         self._forget_stale_local()
         log.info("sync.document_applied kind=%s version=%d", doc.kind, doc.version)
-        return True
 
     def apply_snapshot(self, snap: RoomQueueSnapshot, payload: str) -> bool:
         """Cache a room snapshot if newer than the one held; True if applied."""

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -592,11 +592,16 @@ class StationStore:
     # --- today's cards ----------------------------------------------------------------------
 
     def replace_cards(
-        self, version: int, envelope: str, entries: Sequence[tuple[str, str]]
+        self, version: int, envelope: str, entries: Iterable[tuple[str, str]]
     ) -> bool:
         """Store a cards document if `version` is newer: the document without its cards
         (`envelope`) in `directory`, and one `cards` row per (card_hash, entry JSON), all in one
-        transaction. True if stored."""
+        transaction. True if stored.
+
+        `entries` is consumed as the rows are written (a generator keeps one card in memory,
+        not 10,000). If it raises (a bad card half-way through a document), the transaction
+        rolls back: the previous document and its cards stay, and the error propagates.
+        """
         with self.transaction():
             row = self.conn.execute("SELECT version FROM directory WHERE kind = 'cards'").fetchone()
             if row is not None and int(row[0]) >= version:

@@ -28,14 +28,14 @@ from edge.store.db import OutboxRow
 from protocol.codec import (
     DEFAULT_MAX_BYTES,
     DIRECTORY_MAX_BYTES,
+    CardsStream,
     decode,
-    decode_directory,
+    decode_directory_streaming,
     parse_json,
 )
 from protocol.errors import DecodeError, TopicError
 from protocol.messages import (
     Ack,
-    DirectoryCards,
     Lease,
     ReaderHealth,
     RoomQueueSnapshot,
@@ -279,17 +279,16 @@ class Syncer:
                 if self._not_newer(msg.payload, held_version, DIRECTORY_MAX_BYTES):
                     STALE_DOCUMENTS.labels(kind=parsed.name).inc()
                     return
-                doc = decode_directory(msg.payload)
+                # A cards document comes as a stream: each card is validated and stored as it
+                # is read, in one transaction that a bad card rolls back.
+                doc = decode_directory_streaming(msg.payload)
                 if doc.kind != parsed.name:
                     self._bad("mqtt", "kind_mismatch", msg.topic, doc.kind)
                     return
-                # A cards document is stored card by card: its text (MBs) is not needed.
-                text = (
-                    ""
-                    if isinstance(doc, DirectoryCards)
-                    else msg.payload.decode("utf-8", errors="replace")
-                )
-                self.station.apply_directory(doc, text)
+                if isinstance(doc, CardsStream):
+                    self.station.apply_cards(doc.envelope, doc)
+                else:
+                    self.station.apply_directory(doc, msg.payload.decode("utf-8", errors="replace"))
             elif parsed.scope == "room" and parsed.leaf == "queue":
                 held = self.station.cache.snapshots.get(parsed.name)
                 if self._not_newer(msg.payload, held.version if held else None):
