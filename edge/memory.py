@@ -1,10 +1,12 @@
 """Giving memory back to the operating system after a large document was handled.
 
-Decoding a day's cards document (4 MB of JSON for 10,000 visits) builds tens of MB of
-short-lived objects. Python frees them, but glibc keeps much of the freed heap mapped: large
-buffers above its (self-raising) mmap threshold come from the heap, and freed pages in the
-middle of it stay resident. `malloc_trim(0)` hands them back. On a C library without it (musl,
-macOS) this does nothing.
+A day's cards document (4 MB of JSON for 10,000 visits) arrives as one payload and is decoded
+to one string of up to twice that; its cards are then read one at a time. Python frees those
+buffers, but glibc may keep them: large buffers above its (self-raising) mmap threshold come
+from the heap, and freed pages in the middle of it stay resident. A fixed mmap threshold
+(`keep_large_blocks_mmapped`, set once when the station's link is made) keeps such buffers out
+of the heap, and `malloc_trim(0)` hands back what is left. On a C library without them (musl,
+macOS) both do nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +33,32 @@ def _load_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _load_trim()
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+# glibc's own starting value; setting it explicitly is what stops glibc from raising it.
+MMAP_THRESHOLD_BYTES = 128 * 1024
+
+
+def keep_large_blocks_mmapped(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Serve every C allocation of `threshold` bytes or more by its own mmap; True if set.
+
+    glibc raises its mmap threshold by itself each time a large mmapped block is freed (up
+    to 32 MB), after which a document's payload bytes and decoded text (MBs each) come from
+    the heap, where they leave pages that stay resident. A fixed threshold keeps them
+    mmapped: freeing one gives its pages back to the OS at once. Measured on the daemon with
+    a 10,000-card document: 62.2 -> 58.4 MB after the document. Does nothing (False) on a C
+    library without `mallopt`.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return False
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
 
 
 def release_freed_memory() -> None:
