@@ -223,6 +223,33 @@ _CARD_OWNERS = select(cards.c.card_hash, cards.c.patient_id).where(
 _UPDATE_VISIT = update(visits).where(visits.c.visit_id == bindparam("b_visit_id"))
 _UPDATE_ENTRY = update(queue_entries).where(queue_entries.c.entry_id == bindparam("b_entry_id"))
 _INSERT_ENTRY = insert(queue_entries)
+# The statements every operation runs, built once: building a statement and its cache key per
+# execution cost more than SQLite's own work for it (issue #13's call-next profile).
+_LOCK_ROOMS = (
+    select(
+        room_versions.c.room_id,
+        room_versions.c.version,
+        rooms.c.open,
+        rooms.c.capacity,
+        rooms.c.avg_service_s,
+        rooms.c.name,
+    )
+    .join(rooms, rooms.c.room_id == room_versions.c.room_id)
+    .where(room_versions.c.room_id.in_(bindparam("b_rooms", expanding=True)))
+    .order_by(room_versions.c.room_id)
+    .with_for_update(of=room_versions)
+)
+_INSERT_AUDIT = insert(audit_log)
+_BUMP_ROOMS = (
+    update(room_versions)
+    .where(room_versions.c.room_id.in_(bindparam("b_ids", expanding=True)))
+    .values(version=room_versions.c.version + 1, changed_at=bindparam("b_now"))
+)
+_BUMP_DOCUMENTS = (
+    update(directory_versions)
+    .where(directory_versions.c.kind.in_(bindparam("b_ids", expanding=True)))
+    .values(version=directory_versions.c.version + 1, changed_at=bindparam("b_now"))
+)
 _INSERT_ENTRIES = insert(queue_entries).returning(
     queue_entries.c.entry_id, sort_by_parameter_order=True
 )
@@ -352,21 +379,7 @@ class Tx:
             if self.postgres and self.locked and wanted[0] < max(self.locked):
                 # Taking a lower room after a higher one could deadlock on PostgreSQL.
                 raise Restart
-            q = (
-                select(
-                    room_versions.c.room_id,
-                    room_versions.c.version,
-                    rooms.c.open,
-                    rooms.c.capacity,
-                    rooms.c.avg_service_s,
-                    rooms.c.name,
-                )
-                .join(rooms, rooms.c.room_id == room_versions.c.room_id)
-                .where(room_versions.c.room_id.in_(wanted))
-                .order_by(room_versions.c.room_id)
-                .with_for_update(of=room_versions)
-            )
-            for r in self.conn.execute(q):
+            for r in self.conn.execute(_LOCK_ROOMS, {"b_rooms": wanted}):
                 self.locked[r.room_id] = RoomLock(
                     r.room_id, r.version, bool(r.open), r.capacity, r.avg_service_s, r.name
                 )
@@ -550,13 +563,9 @@ class Tx:
         """Write the staged audit rows and bump the changed rooms' and documents' versions."""
         self.flush()
         if self._audit:
-            self.conn.execute(insert(audit_log), self._audit)
+            self.conn.execute(_INSERT_AUDIT, self._audit)
         if self.rooms_changed:
-            self.conn.execute(
-                update(room_versions)
-                .where(room_versions.c.room_id.in_(sorted(self.rooms_changed)))
-                .values(version=room_versions.c.version + 1, changed_at=self.now)
-            )
+            self.conn.execute(_BUMP_ROOMS, {"b_ids": sorted(self.rooms_changed), "b_now": self.now})
         kinds = [
             k
             for k, changed in (
@@ -566,11 +575,7 @@ class Tx:
             if changed
         ]
         if kinds:
-            self.conn.execute(
-                update(directory_versions)
-                .where(directory_versions.c.kind.in_(kinds))
-                .values(version=directory_versions.c.version + 1, changed_at=self.now)
-            )
+            self.conn.execute(_BUMP_DOCUMENTS, {"b_ids": kinds, "b_now": self.now})
         return self.changes()
 
     def changes(self) -> Changes:
