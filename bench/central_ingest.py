@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from central.app import open_engine
-from central.config import CentralConfig
+from central.config import CentralConfig, ProcessSettings
 from central.seed import sample_hospital
 from protocol.codec import decode, encode
 from protocol.config import render_config
@@ -335,11 +335,15 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
             "site": {"site_key_file": str(workdir / "site.key")},
             "log": {"level": "WARNING"},
             "bridge": {"cards_interval_s": args.cards_interval},
+            "process": {"gil_switch_interval_ms": args.gil_switch_ms},
         }
     )
     engine_events = args.engine_events
     need = per_size * len(sizes) + lat_events + 2 * engine_events
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
+        f"central gil_switch_interval_ms={args.gil_switch_ms}"
+    )
     t = time.perf_counter()
     engine = open_engine(config)
     sample = sample_hospital(engine.service_day(), patients=need)
@@ -451,6 +455,12 @@ def run(argv: list[str]) -> int:
         type=float,
         default=10.0,
         help="central's bridge.cards_interval_s (default 10, central's default)",
+    )
+    parser.add_argument(
+        "--gil-switch-ms",
+        type=float,
+        default=ProcessSettings().gil_switch_interval_ms,
+        help="central's process.gil_switch_interval_ms (5 = Python's own default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)

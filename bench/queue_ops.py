@@ -54,13 +54,13 @@ from sqlalchemy import event
 
 from central.api.routes import ApiContext, build_app
 from central.api.ws import Hub
-from central.app import AuditFeed, open_engine
+from central.app import AuditFeed, open_engine, tune_process
 from central.auth.config import AuthConfig
 from central.auth.http import ACCESS_COOKIE, make_authorizer
 from central.auth.service import AuthService
 from central.auth.tokens import derive_key
 from central.bridge import ChangePublisher, Fleet, SnapshotCache
-from central.config import CentralConfig, DatabaseSettings, SiteSettings
+from central.config import CentralConfig, DatabaseSettings, ProcessSettings, SiteSettings
 from central.engine import Engine
 from central.engine.loader import DepartmentIn, HospitalData, PatientIn, RoomIn, StepIn, VisitIn
 from central.estimator import RoomStatsEstimator
@@ -234,6 +234,8 @@ class Plan:
     busy_waiting: int
     publisher: bool = True
     """False only to diagnose: no snapshot rebuilds behind the requests' backs."""
+    gil_switch_ms: float = ProcessSettings().gil_switch_interval_ms
+    """The server's `process.gil_switch_interval_ms` (5 = Python's own default)."""
 
 
 def _hospital(day: Any, plan: Plan, refills: int) -> tuple[HospitalData, list[str], list[str]]:
@@ -298,7 +300,9 @@ async def _measure(url: str, workdir: Path, plan: Plan) -> dict[str, Any]:
             timezone="UTC",
             day_starts_at=f"{(datetime.now(UTC).hour + 12) % 24:02d}:00",
         ),
+        process=ProcessSettings(gil_switch_interval_ms=plan.gil_switch_ms),
     )
+    tune_process(config)  # as `Central.run` does first
     engine = await asyncio.to_thread(open_engine, config)
     counts = _Counts()
     pauses = _GcPauses()
@@ -571,6 +575,12 @@ def run(argv: list[str]) -> int:
         help="diagnosis only: do not run the change publisher (no MQTT/WebSocket snapshot "
         "rebuilds after each change), to see what they cost the requests",
     )
+    p.add_argument(
+        "--gil-switch-ms",
+        type=float,
+        default=ProcessSettings().gil_switch_interval_ms,
+        help="the server's process.gil_switch_interval_ms (5 = Python's own default)",
+    )
     args = p.parse_args(argv)
     sizes = [int(x) for x in args.waiting.split(",")]
     plan = Plan(
@@ -580,12 +590,14 @@ def run(argv: list[str]) -> int:
         args.busy_rooms,
         args.busy_waiting,
         publisher=not args.no_publisher,
+        gil_switch_ms=args.gil_switch_ms,
     )
     load = os.getloadavg()
     print(
         f"queue-ops: {args.rounds} rounds (+{args.warmup} warm-up), waiting {sizes} in one room, "
         f"{args.busy_rooms} rooms x {args.busy_waiting} waiting; load average {load[0]:.2f} "
-        f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
+        f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; "
+        f"gil_switch_interval_ms={args.gil_switch_ms}"
     )
     rows = measure(
         plan, sizes, sqlite=not args.no_sqlite, pg_url=None if args.no_pg else args.pg_url

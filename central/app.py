@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 import time
 
 from aiohttp import web
@@ -43,6 +44,14 @@ from central.web.site import attach
 from protocol.topics import Topics
 
 log = logging.getLogger("central")
+
+
+def tune_process(config: CentralConfig) -> float:
+    """Apply the interpreter's process-wide settings (`[process]`); returns the switch
+    interval it replaced (`Central.run` puts it back when it ends, for in-process callers)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(config.process.gil_switch_interval_ms / 1000)
+    return before
 
 
 def open_engine(config: CentralConfig, clock: Clock | None = None) -> Engine:
@@ -146,6 +155,13 @@ class Central:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set (then shut down in order) or an essential task fails."""
+        before = tune_process(self.config)
+        try:
+            await self._run(stop)
+        finally:
+            sys.setswitchinterval(before)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         cfg = self.config
         if self._engine is None:
             self._engine = await asyncio.to_thread(open_engine, cfg, self.clock)

@@ -177,6 +177,20 @@ class ApiSettings(Model):
     )
 
 
+class ProcessSettings(Model):
+    """How central's one Python process shares its interpreter between its threads."""
+
+    gil_switch_interval_ms: float = Field(
+        default=0.5,
+        gt=0,
+        le=100,
+        description="sys.setswitchinterval for central, in milliseconds. Every SQL statement "
+        "releases the interpreter lock; a thread coming back from one waits up to this long "
+        "while another thread (a 1,000-row snapshot build) holds it. Python's 5 ms default made "
+        "a 20-statement transaction wait up to ~100 ms (docs/benchmarks/central.md).",
+    )
+
+
 class EnrolmentSettings(Model):
     """What central tells new stations and how long codes live (`[enrolment]`; kept here, not
     in central.enrolment, so the config has no import cycle)."""
@@ -228,6 +242,9 @@ class CentralConfig(Model):
     )
     bridge: BridgeSettings = Field(default_factory=BridgeSettings, description="MQTT bridge.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP API and WebSocket.")
+    process: ProcessSettings = Field(
+        default_factory=ProcessSettings, description="The server process itself."
+    )
     auth: AuthConfig = Field(
         default_factory=AuthConfig, description="Staff login, tokens and throttles (issue #7)."
     )

@@ -5,6 +5,7 @@ directory, and the snapshot heartbeat."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -279,3 +280,20 @@ def test_central_map_check_dispatches_to_the_wayfinding_tool(
     assert main(["map", "check", str(bad)]) != 0
     assert "bad.json" in capsys.readouterr().err
     assert main(["map", "route", str(SAMPLE_MAP), "st-lobby", "door-lab-1"]) == 0
+
+
+async def test_the_runner_applies_the_process_switch_interval_and_puts_it_back(
+    tmp_path: Path, broker: Any, topic_root: str
+) -> None:
+    """`[process] gil_switch_interval_ms` is what the server's threads run with (a SQL
+    statement's thread waits at most that long for a snapshot build to let go), and an
+    in-process caller gets its own interval back when central stops."""
+    config = wired_config(
+        tmp_path, broker.port, topic_root, process={"gil_switch_interval_ms": 0.7}
+    )
+    engine, _sample = seeded_engine(config, patients=2)
+    before = sys.getswitchinterval()
+    assert before != pytest.approx(0.0007)
+    async with running_central(config, engine):
+        assert sys.getswitchinterval() == pytest.approx(0.0007)
+    assert sys.getswitchinterval() == before
