@@ -11,9 +11,10 @@ for one card, not for the document.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -130,19 +131,65 @@ def decode_directory(
 
 
 # --- a cards document, card by card -----------------------------------------------------------
+#
+# Walked over the payload's bytes, not over one string of the whole document (which is twice
+# the payload with Korean names, and 1.5 times that while UTF-8 is decoded): each value is
+# decoded from a small window of bytes. JSON's structure is ASCII and a UTF-8 multi-byte
+# sequence never contains an ASCII byte, so the walk finds the same structure in the bytes.
 
-_WHITESPACE = re.compile(r"[ \t\n\r]*")  # what the json module skips between tokens
-
-
-def _skip(text: str, i: int) -> int:
-    """The index of the first non-whitespace character at or after `i`."""
-    m = _WHITESPACE.match(text, i)
-    return i if m is None else m.end()
-
-
+_WHITESPACE = re.compile(rb"[ \t\n\r]*")  # what the json module skips between tokens
+_WINDOW = 2048  # bytes decoded to read one value; grown while the value goes on past it
+_UTF8_CHUNK = 64 * 1024
 _CARDS_MAX = next(
     m.max_length for m in DirectoryCards.model_fields["cards"].metadata if isinstance(m, MaxLen)
 )
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+class _Malformed(Exception):
+    """The walk met something it does not read: the whole decode words the error."""
+
+
+def _skip(data: bytes, i: int) -> int:
+    """The index of the first non-whitespace byte at or after `i`."""
+    m = _WHITESPACE.match(data, i)
+    return i if m is None else m.end()
+
+
+def _value(data: bytes, i: int) -> tuple[Any, int]:
+    """The JSON value starting at byte `i` of (valid UTF-8) `data`, and the index after it."""
+    size = _WINDOW
+    n = len(data)
+    while True:
+        stop = min(n, i + size)
+        while stop < n and data[stop] & 0xC0 == 0x80:
+            stop -= 1  # never cut a character
+        text = data[i:stop].decode("utf-8")
+        try:
+            value, end = _STRICT_JSON.raw_decode(text)
+        except json.JSONDecodeError:
+            if stop == n:
+                raise _Malformed from None
+            size *= 8  # the value may go on past the window
+            continue
+        if end == len(text) and stop < n:
+            size *= 8  # a number may go on past the window
+            continue
+        consumed = end if text.isascii() else len(text[:end].encode("utf-8"))
+        return value, i + consumed
+
+
+def _is_utf8(data: bytes) -> bool:
+    """True if `data` is valid UTF-8, checked a chunk at a time (no string of it all)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    n = len(data)
+    try:
+        for start in range(0, n, _UTF8_CHUNK):
+            decoder.decode(view[start : start + _UTF8_CHUNK], final=start + _UTF8_CHUNK >= n)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass
@@ -154,11 +201,12 @@ class CardsStream:
     for that card (`cards.cards.1234.card_hash: ...`): a consumer that stores the cards as
     they come must do so in a transaction it rolls back on that error. The JSON of the whole
     document was checked when the stream was made, so nothing else can fail half-way.
+    Holds the payload's bytes, and while iterating one card.
     """
 
     envelope: DirectoryCards
     count: int
-    _text: str = field(repr=False)
+    _data: bytes = field(repr=False)
     _start: int = field(repr=False)  # index just after the `[` of the cards array
 
     kind: Literal["cards"] = "cards"
@@ -171,19 +219,15 @@ class CardsStream:
         return self.count
 
     def __iter__(self) -> Iterator[CardEntry]:
-        text, skip = self._text, _skip
+        data = self._data
         i = self._start
         for index in range(self.count):
-            i = skip(text, i)
-            obj, i = _STRICT_JSON.raw_decode(text, i)
+            obj, i = _value(data, _skip(data, i))
             try:
                 yield CardEntry.model_validate(obj)
             except ValidationError as e:
                 raise _from_validation_error(e, ("cards", "cards", index)) from None
-            i = skip(text, i) + 1  # the `,` (or the closing `]`)
-
-
-_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+            i = _skip(data, i) + 1  # the `,` (or the closing `]`)
 
 
 @dataclass
@@ -196,81 +240,90 @@ class _Layout:
     too_deep: bool = False
 
 
-def _scan(text: str) -> _Layout | None:
+def _scan(data: bytes) -> _Layout:
     """Walk a JSON object's top level, parsing each value but a `cards` array, whose elements
     are parsed one at a time (for their depth) and dropped.
 
-    None when the text is not a well-formed object in the way the walk expects: the caller
-    then parses it whole with `parse_json` for the exact error. A JSONDecodeError from inside
-    a value is the one `json.loads` gives (same scanner, same absolute position).
+    Raises _Malformed (or RecursionError) when `data` is not a well-formed JSON object.
     """
-    skip, decode = _skip, _STRICT_JSON.raw_decode
     layout = _Layout(fields={})
-    i = skip(text, 0)
-    if text[i : i + 1] != "{":
-        return None
-    i = skip(text, i + 1)
-    if text[i : i + 1] == "}":
+    i = _skip(data, 0)
+    if data[i : i + 1] != b"{":
+        raise _Malformed
+    i = _skip(data, i + 1)
+    if data[i : i + 1] == b"}":
         i += 1
     else:
         while True:
-            if text[i : i + 1] != '"':
-                return None
-            key, i = decode(text, i)
-            i = skip(text, i)
-            if text[i : i + 1] != ":":
-                return None
-            i = skip(text, i + 1)
-            if key == "cards" and text[i : i + 1] == "[":
+            if data[i : i + 1] != b'"':
+                raise _Malformed
+            key, i = _value(data, i)
+            i = _skip(data, i)
+            if data[i : i + 1] != b":":
+                raise _Malformed
+            i = _skip(data, i + 1)
+            if key == "cards" and data[i : i + 1] == b"[":
                 layout.fields.pop("cards", None)
                 layout.cards_start = i + 1
-                end = _skip_array(text, i, layout)
-                if end is None:
-                    return None
-                i = end
+                i = _skip_array(data, i, layout)
             else:
-                value, i = decode(text, i)
-                layout.fields[key] = value
+                layout.fields[key], i = _value(data, i)
                 if key == "cards":  # a later `cards` that is not an array replaces the array
                     layout.cards_start = None
                     layout.cards_count = 0
-            i = skip(text, i)
-            c = text[i : i + 1]
-            if c == "}":
+            i = _skip(data, i)
+            c = data[i : i + 1]
+            if c == b"}":
                 i += 1
                 break
-            if c != ",":
-                return None
-            i = skip(text, i + 1)
-    if skip(text, i) != len(text):
-        return None  # extra data
+            if c != b",":
+                raise _Malformed
+            i = _skip(data, i + 1)
+    if _skip(data, i) != len(data):
+        raise _Malformed  # extra data
     return layout
 
 
-def _skip_array(text: str, i: int, layout: _Layout) -> int | None:
-    """Count the elements of the array at `text[i]` (one parsed at a time); its end index."""
-    skip, decode = _skip, _STRICT_JSON.raw_decode
+def _deeper_than(value: Any, limit: int) -> bool:
+    """`_depth(value, limit) > limit`, faster for a card: scalars are not visited one by one.
+
+    Recursive, but never deeper than `limit` calls.
+    """
+    if isinstance(value, dict):
+        children: Iterable[Any] = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return limit < 1
+    if limit < 2:
+        return limit < 1 or bool(value)
+    for child in children:
+        if isinstance(child, dict | list) and _deeper_than(child, limit - 1):
+            return True
+    return False
+
+
+def _skip_array(data: bytes, i: int, layout: _Layout) -> int:
+    """Count the elements of the array at `data[i]` (one parsed at a time); its end index."""
     element_limit = _MAX_DEPTH - 2  # the document is level 1, the array level 2
     n = 0
-    i = skip(text, i + 1)
-    if text[i : i + 1] == "]":
+    i = _skip(data, i + 1)
+    if data[i : i + 1] == b"]":
         layout.cards_count = 0
         return i + 1
     while True:
-        value, i = decode(text, i)
+        value, i = _value(data, i)
         n += 1
-        if not layout.too_deep and _depth(value, element_limit) > element_limit:
+        if not layout.too_deep and _deeper_than(value, element_limit):
             layout.too_deep = True  # reported after the walk, as parse_json does
-        i = skip(text, i)
-        c = text[i : i + 1]
-        if c == "]":
+        i = _skip(data, i)
+        c = data[i : i + 1]
+        if c == b"]":
             layout.cards_count = n
             return i + 1
-        if c != ",":
-            return None
-        i = skip(text, i + 1)
-        if text[i : i + 1] == "]":
-            return None  # a trailing comma: json.loads words that error itself
+        if c != b",":
+            raise _Malformed
+        i = _skip(data, i + 1)
 
 
 def decode_directory_streaming(
@@ -282,25 +335,19 @@ def decode_directory_streaming(
     DecodeError (size, UTF-8, JSON anywhere in the document, nesting depth, schema version,
     the envelope's fields, the number of cards) before this returns; only each card's own
     validation is left to the iteration. Other kinds are decoded whole, as by
-    `decode_directory`.
+    `decode_directory`; so is a payload that is not well-formed JSON, for its exact error.
     """
     if isinstance(payload, str):
         payload = payload.encode("utf-8", errors="surrogatepass")
     if len(payload) > max_bytes:
         raise DecodeError("too_large", "$", f"payload is {len(payload)} bytes; limit {max_bytes}")
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DecodeError("not_utf8", "$", f"invalid UTF-8 at byte {e.start}") from None
-    try:
-        layout = _scan(text)
-    except json.JSONDecodeError as e:
-        raise DecodeError("not_json", f"line {e.lineno} column {e.colno}", e.msg) from None
-    except RecursionError:
-        raise DecodeError("too_deep", "$", "JSON nesting is too deep") from None
+        layout = _scan(payload) if _is_utf8(payload) else None
+    except (_Malformed, RecursionError, DecodeError):
+        layout = None
     if layout is None or (layout.fields.get("kind") != "cards" and layout.cards_start is not None):
-        # Not the shape walked here (malformed JSON; a `cards` array in another kind): the
-        # whole path, which also words any error exactly as before.
+        # Not UTF-8 or not well-formed JSON (the whole decode fails with the exact error,
+        # wherever it is), or a `cards` array in another kind of document: the whole path.
         return decode_directory(payload, max_bytes)
     fields = layout.fields
     if layout.too_deep or _depth(fields, _MAX_DEPTH) > _MAX_DEPTH:
@@ -322,4 +369,4 @@ def decode_directory_streaming(
             f"List should have at most {_CARDS_MAX} items after validation, "
             f"not {layout.cards_count}",
         )
-    return CardsStream(doc, layout.cards_count, text, start)
+    return CardsStream(doc, layout.cards_count, payload, start)

@@ -57,8 +57,8 @@ def test_other_documents_decode_as_before(doc):
     assert read_all(encode(doc)) == doc
 
 
-def mutated(change) -> str:
-    obj = json.loads(encode(DOC))
+def mutated(change, doc: DirectoryCards = DOC) -> str:
+    obj = json.loads(encode(doc))
     change(obj)
     return json.dumps(obj, ensure_ascii=False)
 
@@ -176,34 +176,78 @@ def test_the_size_limit_applies_as_before():
 json_text = st.text(alphabet=st.sampled_from(list('{}[],:"\\ 0123456789.-eE+ntrufalsx김')))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+# The walk decodes each value from a window of bytes and checks UTF-8 a chunk at a time; tiny
+# sizes put every boundary in the middle of values, numbers and Korean characters.
+SIZES = [(2048, 64 * 1024), (16, 7), (5, 2)]
+
+
+@pytest.mark.parametrize(("window", "chunk"), SIZES)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_corrupted_documents_give_the_same_error_as_the_whole_decode(data):
-    text = encode(DOC).decode()
-    at = data.draw(st.integers(0, len(text)))
+def test_corrupted_documents_give_the_same_error_as_the_whole_decode(window, chunk, data):
+    raw = encode(DOC)
+    at = data.draw(st.integers(0, len(raw)))
     cut = data.draw(st.integers(0, 3))
-    insert = data.draw(json_text.filter(lambda s: len(s) <= 3))
-    assert_same_as_whole(text[:at] + insert + text[at + cut :])
+    insert = data.draw(
+        json_text.filter(lambda s: len(s) <= 3).map(str.encode)
+        | st.binary(max_size=3)  # bytes that may not be UTF-8, or cut a character
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("protocol.codec._WINDOW", window)
+        mp.setattr("protocol.codec._UTF8_CHUNK", chunk)
+        assert_same_as_whole(raw[:at] + insert + raw[at + cut :])
 
 
-def test_reading_a_day_of_cards_holds_one_card_beyond_the_text():
+@pytest.mark.parametrize(("window", "chunk"), SIZES)
+def test_values_longer_than_the_window_read_whole(window, chunk, monkeypatch):
+    monkeypatch.setattr("protocol.codec._WINDOW", window)
+    monkeypatch.setattr("protocol.codec._UTF8_CHUNK", chunk)
+    doc = cards(40, version=123456789)
+    assert isinstance(decode_directory_streaming(encode(doc)), CardsStream)  # not the whole path
+    assert read_all(encode(doc)) == doc
+    for change in (
+        _set(["cards", 5, "masked_name"], "김" * 3000 + "*"),
+        _set(["cards", 7, "priority"], 12345678901234567890),
+        _set(["cards", 7, "priority"], 1.5e300),
+    ):
+        payload = mutated(change, doc)
+        assert outcome(read_all, payload)[1] is not None
+        assert_same_as_whole(payload)
+    long_label = mutated(_set(["cards", 39, "steps", 0, "label", "ko"], "영상" * 999), doc)
+    assert read_all(long_label) == decode_directory(long_label)
+
+
+def test_reading_a_day_of_cards_holds_one_card_not_the_document():
     payload = encode(cards(10_000))
-    text_bytes = len(payload.decode())  # what `str.__sizeof__` would add up to, about
     tracemalloc.start()
     try:
         stream = decode_directory_streaming(payload)
         assert isinstance(stream, CardsStream)
-        held = tracemalloc.get_traced_memory()[0]
+        made = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
         n = 0
         for card in stream:
             n += len(card.model_dump_json())
-        beyond = tracemalloc.get_traced_memory()[1] - held
+        read = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert n > 0
-    # The stream holds the document's text (up to 2 bytes a character: Korean names) ...
-    assert held < 2.2 * text_bytes
-    # ... and reading all 10,000 cards adds about one card (a card is ~400 bytes; the whole
-    # decode built about 50 MB of dicts and models for the same document).
-    assert beyond < 64 * 1024
+    assert n > len(payload) * 0.9
+    # Beyond the payload it is given (4 MB), making the stream takes a few 64 KB chunks (the
+    # UTF-8 check) and reading all 10,000 cards about one card (~400 bytes): the whole decode
+    # built about 50 MB of dicts and models, and one string of the document is 8 MB.
+    assert made < 512 * 1024
+    assert read < 64 * 1024
+
+
+json_values = st.recursive(
+    st.none() | st.integers() | st.text(max_size=3),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=40,
+)
+
+
+@given(json_values, st.integers(0, 12))
+def test_the_quick_depth_check_agrees_with_the_full_one(value, limit):
+    from protocol.codec import _deeper_than, _depth
+
+    assert _deeper_than(value, limit) == (_depth(value, limit) > limit)
