@@ -1120,7 +1120,11 @@ class Engine:
         New visits are registered (UNREGISTERED -> REGISTERED, trigger emr) with audit rows;
         visits already present (same visit_id or external_ref) are left as they are.
         """
-        return self._write(lambda tx: loader.load(tx, data, self.site_key, actor))
+        out = self._write(lambda tx: loader.load(tx, data, self.site_key, actor))
+        # An import may rename patients without any queue write: snapshots read every row
+        # again rather than keep an entry's old masked name.
+        self.cache.clear()
+        return out
 
     # ------------------------------------------------------------------ leases
 

@@ -1,14 +1,18 @@
 """Reads: room snapshots, directory documents and the queries the hot paths share.
 
-A room snapshot takes two queries whatever the queue length (the room head, then every
-active entry with its masked name in one join) and is cached per (room, version, day), so a
-thousand readers of an unchanged room cost one build and one version lookup each.
+A room snapshot takes a constant number of queries whatever the queue length (the room head,
+then the entries with their masked names in one join) and is cached per (room, version,
+day), so a thousand readers of an unchanged room cost one build and one version lookup each.
 
-A build writes the JSON straight from the row tuples, field by field in the models' order,
-with the whole line's wait estimates from one estimator pass: no pydantic object, no dict
-per entry. The bytes are exactly `protocol.codec.encode` of the validated
-`RoomQueueSnapshot` (tests/unit/test_snapshot_bytes.py compares them on random queues), and
-the same bytes go to HTTP readers, the WebSocket hub and MQTT.
+Between versions each room's line is kept as JSON text (`RoomLine`); a new version reads only
+the entries written since the version it has (each write stamps `queue_entries.room_version`)
+and splices them in, so a call in a room with 1,000 waiting reads a row or two, not 1,000.
+The places and wait estimates (they change with every call) are written for the whole line
+from one estimator pass: no pydantic object, no dict per entry. The bytes are exactly
+`protocol.codec.encode` of the validated `RoomQueueSnapshot` (tests/unit/test_snapshot_bytes.py
+compares them on random queues, tests/integration/test_snapshot_delta.py compares a kept line
+with a fresh read after random operations), and the same bytes go to HTTP readers, the
+WebSocket hub and MQTT.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from __future__ import annotations
 import json
 import json.encoder
 import threading
+import time
+from bisect import bisect_left, insort
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any
@@ -115,6 +122,20 @@ class SnapshotCache:
         self._rooms: dict[str, tuple[int, date, BuiltSnapshot]] = {}
         self._cards: tuple[int, date, DirectoryCards] | None = None
         self._builds: dict[str, RoomBuilds] = {}
+        self._lines: dict[str, RoomLine] = {}
+
+    def line(self, room_id: str) -> RoomLine | None:
+        """The room's kept line (only the room's current builder may use it)."""
+        with self._lock:
+            return self._lines.get(room_id)
+
+    def put_line(self, room_id: str, line: RoomLine) -> None:
+        with self._lock:
+            self._lines[room_id] = line
+
+    def drop_line(self, room_id: str) -> None:
+        with self._lock:
+            self._lines.pop(room_id, None)
 
     def builds(self, room_id: str) -> RoomBuilds:
         """Who builds the room's snapshot now, and which versions readers wait for."""
@@ -151,8 +172,10 @@ class SnapshotCache:
             self._cards = (version, day, doc)
 
     def clear(self) -> None:
+        """Forget everything built: the next snapshot of each room reads all its rows."""
         with self._lock:
             self._rooms.clear()
+            self._lines.clear()
             self._cards = None
 
 
@@ -277,22 +300,85 @@ def _build_room(
 ) -> BuiltSnapshot:
     version = int(head.version)
     info = RoomInfo(room_id, int(head.capacity), int(head.avg_service_s), bool(head.open))
-    # Rows arrive WAITING in call order (the query's ORDER BY) and each is written out as
-    # JSON text at once: no row, dict or model outlives its loop turn, so a 1,000-row build
-    # leaves nothing for the garbage collector to promote (a full collection stops every
-    # thread of the server). A waiting entry is kept as the text before and after its place
-    # and estimates, which are known once the line's length is.
-    heads: list[str] = []
-    tails: list[str] = []
-    calling: list[tuple[Any, int, str]] = []
-    ongoing: list[tuple[Any, int, str]] = []
-    rows = conn.execute(_ROWS, {"b_room": room_id, "b_day": day})
-    for i, (visit_id, ticket, state, priority, call_count, desk, name, at, entry_id) in enumerate(
-        rows
-    ):
-        if not i & 63 and builds.newest_wanted > version:
-            rows.close()
-            raise _Overtaken
+    line = cache.line(room_id)
+    if line is not None and line.day == day and line.fresh():
+        # The rows written since the version this server has (`ix_queue_delta`): a few per
+        # change, whatever the queue length. Only this room's builder touches its line.
+        if line.version < version:
+            try:
+                since = {"b_room": room_id, "b_day": day, "b_since": line.version}
+                line.apply(conn.execute(_CHANGED, since))
+            except BaseException:
+                cache.drop_line(room_id)  # half-applied: the next build reads every row
+                raise
+            line.version = version
+    else:
+        line = RoomLine.read(conn, room_id, day, version, builds)
+        cache.put_line(room_id, line)
+    built = BuiltSnapshot(room_id, version, line.encode(info, estimator, now, head))
+    cache.put_room(room_id, version, day, built)
+    return built
+
+
+class RoomLine:
+    """A room's shown queue entries as JSON text, in call order, kept between versions.
+
+    A version's snapshot is written from it after applying the rows written since the
+    previous one (stamped `queue_entries.room_version`): a call or a check-in reads one or
+    two rows instead of the whole line. Each entry is kept as the text before and after its
+    place and estimates, which change with every call; WAITING ones in `waiting`, sorted by
+    (sort_priority, order_key, entry_id) as `ix_queue_next` orders them (order keys compare
+    byte-wise on both databases: collation "C" on PostgreSQL), CALLED and ONGOING ones in
+    `others` with their call or start time.
+
+    Read whole again when the day changes, after an import (`SnapshotCache.clear`), after a
+    failed update, and at least every `FULL_READ_S` seconds, so nothing written outside the
+    engine's stamped paths lives on for long.
+    """
+
+    FULL_READ_S = 60.0
+
+    __slots__ = ("day", "others", "pieces", "read_at", "version", "waiting")
+
+    def __init__(self, day: date, version: int) -> None:
+        self.day = day
+        self.version = version
+        self.read_at = time.monotonic()
+        self.waiting: list[tuple[int, str, int]] = []
+        self.pieces: dict[int, tuple[tuple[int, str, int], str, str]] = {}
+        self.others: dict[int, tuple[str, Any, int, str]] = {}
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.read_at < self.FULL_READ_S
+
+    @classmethod
+    def read(
+        cls, conn: Connection, room_id: str, day: date, version: int, builds: RoomBuilds
+    ) -> RoomLine:
+        """Every shown entry of the room (WAITING ones arrive in call order: no sort). A read
+        that a waiting caller overtook (it wants a newer version) stops at its next 64 rows."""
+        line = cls(day, version)
+        rows = conn.execute(_ROWS, {"b_room": room_id, "b_day": day})
+        for i, row in enumerate(rows):
+            if not i & 63 and builds.newest_wanted > version:
+                rows.close()
+                raise _Overtaken
+            line._add(row, ordered=True)
+        return line
+
+    def apply(self, rows: Iterable[Any]) -> None:
+        """Replace each written entry's text (dropping it when it left the shown states)."""
+        for row in rows:
+            entry_id = row[8]
+            old = self.pieces.pop(entry_id, None)
+            if old is not None:
+                del self.waiting[bisect_left(self.waiting, old[0])]
+            self.others.pop(entry_id, None)
+            if row[2] in SHOWN_STATES:
+                self._add(row, ordered=False)
+
+    def _add(self, row: Any, *, ordered: bool) -> None:
+        visit_id, ticket, state, priority, call_count, desk, name, at, entry_id, sp, ok = row
         before = (
             f'{{"visit_id":{_escape(visit_id)},"ticket_number":{ticket},'
             f'"masked_name":{_escape(name)},"state":"{state}","priority":{priority},'
@@ -300,38 +386,43 @@ def _build_room(
         )
         after = f',"call_count":{call_count},"desk":{_json_str(desk)}}}'
         if state == "WAITING":
-            heads.append(before)
-            tails.append(after)
+            key = (sp, ok, entry_id)
+            if ordered:
+                self.waiting.append(key)
+            else:
+                insort(self.waiting, key)
+            self.pieces[entry_id] = (key, before, after)
         else:
-            (calling if state == "CALLED" else ongoing).append(
-                (at, entry_id, before + _NOT_WAITING + after)
-            )
-    calling.sort(key=_BY_TIME)  # called_at, entry_id
-    ongoing.sort(key=_BY_TIME)  # started_at, entry_id
-    n = len(heads)
-    # The whole line's estimates in one pass (places 1 .. n, and n + 1 for someone checking
-    # in now), not one estimator call per place.
-    line = line_estimates(estimator, info, n + 1)
-    exp, low, high = line.expected_s, line.low_s, line.high_s
-    places = ",".join(
-        f'{heads[i]}{i + 1},"estimated_wait_s":{exp[i]},'
-        f'"wait_low_s":{"null" if low[i] is None else low[i]},'
-        f'"wait_high_s":{"null" if high[i] is None else high[i]}{tails[i]}'
-        for i in range(min(n, 5000))
-    )
-    data = (
-        f'{{"schema_version":"{SCHEMA_VERSION}","room_id":{_json_str(room_id)},'
-        f'"version":{version},"service_day":"{day.isoformat()}",'
-        f'"generated_at":"{_json_time(now)}","open":{"true" if info.open else "false"},'
-        f'"now_calling":[{",".join(e[2] for e in calling[:50])}],'
-        f'"ongoing":[{",".join(e[2] for e in ongoing[:50])}],'
-        f'"waiting":[{places}],'
-        f'"served_today":{int(head.served or 0)},"estimated_wait_s":{exp[n]},'
-        f'"staff_on_duty":{min(info.capacity, 100)}}}'
-    ).encode()
-    built = BuiltSnapshot(room_id, version, data)
-    cache.put_room(room_id, version, day, built)
-    return built
+            self.others[entry_id] = (state, at, entry_id, before + _NOT_WAITING + after)
+
+    def encode(self, info: RoomInfo, estimator: WaitEstimator, now: datetime, head: Any) -> bytes:
+        """The snapshot's JSON, byte for byte what `protocol.codec.encode` writes for the
+        validated `RoomQueueSnapshot`."""
+        calling = sorted((e for e in self.others.values() if e[0] == "CALLED"), key=_BY_TIME)
+        ongoing = sorted((e for e in self.others.values() if e[0] == "ONGOING"), key=_BY_TIME)
+        pieces = self.pieces
+        shown = [pieces[key[2]] for key in self.waiting[:5000]]
+        n = len(self.waiting)
+        # The whole line's estimates in one pass (places 1 .. n, and n + 1 for someone
+        # checking in now), not one estimator call per place.
+        line = line_estimates(estimator, info, n + 1)
+        exp, low, high = line.expected_s, line.low_s, line.high_s
+        places = ",".join(
+            f'{p[1]}{i + 1},"estimated_wait_s":{exp[i]},'
+            f'"wait_low_s":{"null" if low[i] is None else low[i]},'
+            f'"wait_high_s":{"null" if high[i] is None else high[i]}{p[2]}'
+            for i, p in enumerate(shown)
+        )
+        return (
+            f'{{"schema_version":"{SCHEMA_VERSION}","room_id":{_json_str(info.room_id)},'
+            f'"version":{self.version},"service_day":"{self.day.isoformat()}",'
+            f'"generated_at":"{_json_time(now)}","open":{"true" if info.open else "false"},'
+            f'"now_calling":[{",".join(e[3] for e in calling[:50])}],'
+            f'"ongoing":[{",".join(e[3] for e in ongoing[:50])}],'
+            f'"waiting":[{places}],'
+            f'"served_today":{int(head.served or 0)},"estimated_wait_s":{exp[n]},'
+            f'"staff_on_duty":{min(info.capacity, 100)}}}'
+        ).encode()
 
 
 def line_estimates(estimator: WaitEstimator, room: RoomInfo, count: int) -> WaitLine:
@@ -348,26 +439,26 @@ def line_estimates(estimator: WaitEstimator, room: RoomInfo, count: int) -> Wait
 # The snapshot's rows: WAITING ones in call order (`ix_queue_next` order: SQLite reads the
 # index range in order, no sort), CALLED and ONGOING ones (a few) sorted by their time
 # afterwards; `at` is the call time of a CALLED entry and the start time of an ONGOING one.
-# A constant statement, compiled once.
+# Constant statements, compiled once.
+_COLUMNS = (
+    _q.visit_id,
+    _q.ticket_number,
+    _q.state,
+    _q.priority,
+    _q.call_count,
+    _q.desk,
+    patients.c.masked_name,
+    case((_q.state == "CALLED", _q.called_at), (_q.state == "ONGOING", _q.started_at)).label("at"),
+    _q.entry_id,
+    _q.sort_priority,
+    _q.order_key,
+)
+_FROM = queue_entries.join(visits, visits.c.visit_id == _q.visit_id).join(
+    patients, patients.c.patient_id == visits.c.patient_id
+)
 _ROWS = (
-    select(
-        _q.visit_id,
-        _q.ticket_number,
-        _q.state,
-        _q.priority,
-        _q.call_count,
-        _q.desk,
-        patients.c.masked_name,
-        case((_q.state == "CALLED", _q.called_at), (_q.state == "ONGOING", _q.started_at)).label(
-            "at"
-        ),
-        _q.entry_id,
-    )
-    .select_from(
-        queue_entries.join(visits, visits.c.visit_id == _q.visit_id).join(
-            patients, patients.c.patient_id == visits.c.patient_id
-        )
-    )
+    select(*_COLUMNS)
+    .select_from(_FROM)
     .where(
         _q.room_id == bindparam("b_room"),
         _q.service_day == bindparam("b_day"),
@@ -375,7 +466,19 @@ _ROWS = (
     )
     .order_by(_q.state, _q.sort_priority, _q.order_key, _q.entry_id)
 )
-_BY_TIME = itemgetter(0, 1)
+# The room's entries written since version `b_since`, whatever their state now (one that was
+# called, completed or cancelled leaves the line): `ix_queue_delta`.
+_CHANGED = (
+    select(*_COLUMNS)
+    .select_from(_FROM)
+    .where(
+        _q.room_id == bindparam("b_room"),
+        _q.service_day == bindparam("b_day"),
+        _q.room_version > bindparam("b_since"),
+    )
+    .order_by(_q.entry_id)
+)
+_BY_TIME = itemgetter(1, 2)  # (state, at, entry_id, text): by time, then entry id
 _NOT_WAITING = 'null,"estimated_wait_s":null,"wait_low_s":null,"wait_high_s":null'
 
 # JSON strings escaped exactly as pydantic (serde_json) escapes them: `"` and `\\`, the

@@ -497,10 +497,28 @@ class Tx:
         if "priority" in values:
             v.priority = values["priority"]
 
+    def room_version_after(self, room_id: str) -> int:
+        """The snapshot version `room_id` will have once this transaction commits (what a
+        queue entry written now is stamped with: `finish` bumps each changed room once)."""
+        lock = self.locked.get(room_id)
+        if lock is None:
+            # Every queue write locks its room first; a write that did not would leave the
+            # snapshot builders' `room_version > since` reads unable to see it.
+            raise AssertionError(f"queue entry of room {room_id} written without its room lock")
+        return lock.version + 1
+
     def update_entry(self, v: VisitRow, **values: Any) -> None:
         self.flush()
         assert v.entry_id is not None
-        self.conn.execute(_UPDATE_ENTRY, {"b_entry_id": v.entry_id, **values})
+        assert v.entry_room is not None
+        self.conn.execute(
+            _UPDATE_ENTRY,
+            {
+                "b_entry_id": v.entry_id,
+                "room_version": self.room_version_after(v.entry_room),
+                **values,
+            },
+        )
         for key, attr in (
             ("state", "entry_state"),
             ("call_count", "call_count"),
@@ -540,6 +558,7 @@ class Tx:
             "arrival_key": arrival_key or order_key,
             "call_count": 0,
             "checked_in_at": self.now,
+            "room_version": self.room_version_after(room_id),
         }
         if self.defer_writes:
             v.entry_id = None  # set by flush()

@@ -209,6 +209,9 @@ queue_entries = Table(
     Column("started_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),
     Column("end_reason", String(16), nullable=True),
+    # The room's snapshot version this row was last written for (the locked version + 1):
+    # a snapshot build reads only the rows written since the version it has (`ix_queue_delta`).
+    Column("room_version", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("room_id", "service_day", "ticket_number"),
     # call next = first row of this index range: O(log n) whatever the queue length
     Index(
@@ -221,6 +224,7 @@ queue_entries = Table(
         "entry_id",
     ),
     Index("ix_queue_visit", "visit_id", "entry_id"),
+    Index("ix_queue_delta", "room_id", "service_day", "room_version"),
     Index(
         "uq_queue_one_active_per_visit",
         "visit_id",

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, insert, select, text
 
-from central.engine import Engine, Rejected
+from central.engine import Engine, Rejected, reads
 from central.engine.reads import next_waiting_query
 from central.store import Database
 from central.store.schema import patients, queue_entries, visit_steps, visits
@@ -194,6 +194,48 @@ def test_postgres_call_next_query_uses_the_queue_index(pg_engine):
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
     assert "ix_queue_next" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def delta_query_sql(engine, room_id: str, since: int) -> str:
+    return str(
+        reads._CHANGED.params(b_room=room_id, b_day=DAY, b_since=since).compile(
+            engine.db.engine, compile_kwargs={"literal_binds": True}
+        )
+    )
+
+
+def test_sqlite_snapshot_update_reads_the_written_rows_by_index(sqlite_engine):
+    """A new snapshot version reads the rows written since the kept one through
+    `ix_queue_delta` (room, day, room_version): a range of a few rows, not the line."""
+    engine = sqlite_engine
+    engine.load(small_hospital({}, rooms=("big", "other")))
+    fill(engine, "big", 500, "b")
+    fill(engine, "other", 500, "o")
+    with engine.db.read() as conn:
+        plan = " | ".join(
+            str(r[-1])
+            for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {delta_query_sql(engine, 'big', 3)}")
+        )
+    assert "ix_queue_delta (room_id=? AND service_day=? AND room_version>?)" in plan, plan
+    assert "SCAN queue_entries" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgres_snapshot_update_reads_the_written_rows_by_index(pg_engine):
+    engine = pg_engine
+    engine.load(small_hospital({}, rooms=("big", "other")))
+    fill(engine, "big", 1000, "b")
+    fill(engine, "other", 1000, "o")
+    with engine.db.write() as conn:
+        conn.execute(text("ANALYZE queue_entries"))
+        version = conn.execute(
+            text("SELECT max(room_version) FROM queue_entries WHERE room_id = 'big'")
+        ).scalar_one()
+        plan = "\n".join(
+            r[0] for r in conn.exec_driver_sql(f"EXPLAIN {delta_query_sql(engine, 'big', version)}")
+        )
+    assert "ix_queue_delta" in plan, plan
+    assert "Seq Scan on queue_entries" not in plan, plan
 
 
 @pytest.mark.parametrize("threads", [6])
