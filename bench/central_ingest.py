@@ -193,8 +193,13 @@ class _CentralProcess:
                     raise RuntimeError(f"central exited: {self.log.read_text()[-2000:]}")
                 try:
                     async with http.get(f"http://127.0.0.1:{self.port}/healthz") as r:
-                        if (await r.json())["status"] == "ok":
-                            return
+                        healthy = (await r.json())["status"] == "ok"
+                    # Measured once central is steady: the assistant's start-up warm-up
+                    # (the Korean analyser, seconds of CPU) would otherwise fall in the runs.
+                    async with http.get(f"http://127.0.0.1:{self.port}/metrics") as r:
+                        warm = "nfch_central_assistant_ready 1.0" in await r.text()
+                    if healthy and warm:
+                        return
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.1)
@@ -374,7 +379,9 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
         stations = [_Station(f"st-bench-{i}", broker.port, root) for i in range(args.stations)]
         results = []
         central.start()
+        t = time.perf_counter()
         await central.wait_ready()
+        print(f"central up and warm (assistant loaded) in {time.perf_counter() - t:.1f} s")
         await _wait_for_startup_publish(broker.port, root)
         async with asyncio.TaskGroup() as tg:
             links = [tg.create_task(s.link.run(), name=s.station_id) for s in stations]

@@ -37,6 +37,7 @@ from central.engine import Engine
 from central.enrolment import SERVICE_KEY as ENROLMENT_KEY
 from central.enrolment import EnrolmentService
 from central.estimator import RoomStatsEstimator, local_clock
+from central.metrics import ASSISTANT_READY
 from central.site_key import load_site_key
 from central.store.schema import audit_log
 from central.wayfinding.loader import load_map
@@ -318,12 +319,14 @@ class Central:
         first question is quick and startup is not held up. A failure is logged, not fatal:
         the first question builds the index again (and answers the error if it recurs)."""
         t0 = time.perf_counter()
+        ASSISTANT_READY.set(0)
         try:
             await asyncio.to_thread(assistant.assistant.refresh)
         except Exception:
             log.exception("central.assistant_warmup_failed")
             return
         gc.freeze()  # the analyser and the FAQ index live as long as central too
+        ASSISTANT_READY.set(1)
         log.info("central.assistant_ready seconds=%.2f", time.perf_counter() - t0)
 
     async def _heartbeat(self, publisher: ChangePublisher) -> None:

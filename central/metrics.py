@@ -62,6 +62,11 @@ HTTP_ERRORS = Counter(
 WS_CLIENTS = Gauge("nfch_central_ws_clients", "Open WebSocket connections.")
 WS_SENT = Counter("nfch_central_ws_messages_total", "WebSocket messages sent, by type.", ["type"])
 STATIONS_ONLINE = Gauge("nfch_central_stations_online", "Stations whose last status said online.")
+ASSISTANT_READY = Gauge(
+    "nfch_central_assistant_ready",
+    "1 once the help assistant's Korean analyser and FAQ index are loaded (the start-up "
+    "warm-up, seconds of CPU, is over).",
+)
 SNAPSHOT_SECONDS = Histogram(
     "nfch_central_snapshot_build_seconds",
     "Time to read the changed rooms' snapshots for one publish round.",

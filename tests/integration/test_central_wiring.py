@@ -131,6 +131,19 @@ async def test_the_runner_answers_the_assistant(wired: tuple[Central, SampleHosp
         assert (await api.get("/assistant/static/assistant.js")).status == 200
 
 
+async def test_metrics_say_when_the_assistant_warm_up_is_over(
+    wired: tuple[Central, SampleHospital, str],
+) -> None:
+    """Operators (and the ingest benchmark) can tell when central's start-up warm-up, seconds
+    of CPU for the Korean analyser, is over: the gauge turns 1 and the first answer is quick."""
+    _central, _sample, base = wired
+    async with aiohttp.ClientSession(base_url=base) as api, asyncio.timeout(60):
+        while "nfch_central_assistant_ready 1.0" not in await (await api.get("/metrics")).text():
+            await asyncio.sleep(0.05)
+        r = await api.post("/api/v1/assistant/ask", json={"question": "수납은 어디서 해요?"})
+        assert r.status == 200, await r.text()
+
+
 async def test_the_phone_page_has_the_chat_box(wired: tuple[Central, SampleHospital, str]) -> None:
     central, _sample, base = wired
     visit_id = central.engine.visits(limit=1)[0].visit_id
