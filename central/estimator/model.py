@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from pydantic import Field
 
 from central.clock import Clock, SystemClock
@@ -265,7 +266,8 @@ class _Line:
         if self.cold:
             c = self.c
             mean = position * self.avg / c
-            return mean, math.sqrt(position * v / (c * c) + (drift * mean) ** 2), mean
+            dm = drift * mean
+            return mean, math.sqrt(position * v / (c * c) + dm * dm), mean
         cycle, k = self.cycle, self.k
         q, r = divmod(position - 1, k)
         if self.flat:
@@ -287,12 +289,59 @@ class _Line:
         # Whole cycles each desk runs before this patient's turn (0 for the first k places:
         # they only wait for a desk to come free).
         rounds = q * slow
-        var = first * first + rounds * v / k + rounds * rounds * self.se2 + (drift * queue) ** 2
+        dq = drift * queue  # squared by a product, as `_line_arrays` does (no pow())
+        var = first * first + rounds * v / k + rounds * rounds * self.se2 + dq * dq
         # The median of a right-skewed sum of q + 1 cycles (lognormal approximation): it gives
         # a smaller absolute error than the mean. The factor depends only on the round q, so a
         # later place in line never gets a shorter forecast.
         shrink = 1.0 / math.sqrt(1.0 + v / (m * m) / (q + 1) + drift * drift)
         return self.delay + queue, math.sqrt(var), self.delay + queue * shrink
+
+
+_ARRAY_MIN = 64
+"""Lines at least this long are worked out with numpy when no desk overran a cycle."""
+
+
+def _line_arrays(line: _Line, zq: list[tuple[float, float, float, float]], count: int) -> WaitLine:
+    """`_Line.at` and the calibration of `estimate_line` for places 1 .. count at once, for a
+    cold room or one whose desks all come free within a cycle (no desk to play forward).
+    The same operations in the same order on float64 (IEEE, as Python's floats), so the same
+    figures as the loop (tests/unit/test_snapshot_estimates.py compares them)."""
+    m, v, drift = line.m, line.v, line.drift
+    if line.cold:
+        c = line.c
+        position = np.arange(1, count + 1, dtype=np.int64)
+        mean = position * line.avg / c
+        dm = drift * mean
+        sd = np.sqrt(position * v / (c * c) + dm * dm)
+        median = mean
+    else:
+        k = line.k
+        q, r = np.divmod(np.arange(count, dtype=np.int64), k)
+        first = np.asarray(line.residuals, dtype=np.float64)[r]
+        queue = first + q * line.cycle
+        slow = line.slow
+        queue = queue * slow
+        first = first * slow
+        rounds = q * slow
+        dq = drift * queue
+        var = first * first + rounds * v / k + rounds * rounds * line.se2 + dq * dq
+        shrink = 1.0 / np.sqrt(1.0 + v / (m * m) / (q + 1) + drift * drift)
+        mean = line.delay + queue
+        sd = np.sqrt(var)
+        median = line.delay + queue * shrink
+    bands = np.array([zq[_band(p)] for p in range(1, min(count, _BANDS[-1] + 1) + 1)])
+    z = np.empty((count, 4))
+    z[: len(bands)] = bands
+    z[len(bands) :] = zq[_band(_BANDS[-1] + 1)]
+    low80 = np.minimum(np.maximum(0.0, mean + z[:, 0] * sd), median)
+    high80 = np.maximum(mean + z[:, 2] * sd, median)
+    high = np.maximum(mean + z[:, 3] * sd, high80)
+    return WaitLine(
+        np.rint(median).astype(np.int64).tolist(),
+        np.rint(low80).astype(np.int64).tolist(),
+        np.rint(high).astype(np.int64).tolist(),
+    )
 
 
 class RoomStatsEstimator:
@@ -559,6 +608,8 @@ class RoomStatsEstimator:
             self._configure_room(room.room_id, room.avg_service_s, room.capacity)
             line = _Line(self, self._current(room.room_id, now), now)
             zq = self._zq
+            if count >= _ARRAY_MIN and (line.cold or line.flat):
+                return _line_arrays(line, zq, count)
             z = zq[0]
             for position in range(1, count + 1):
                 mean, sd, median = line.at(position)

@@ -116,3 +116,25 @@ def test_estimators_without_a_line_method_are_asked_per_place() -> None:
     assert places(got) == [simple.estimate(room, p) for p in range(1, 6)]
     assert got.expected_s[:3] == [150, 300, 450]
     assert got.low_s == [None] * 5
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_long_lines_worked_out_with_arrays_equal_estimate_per_place(seed: int) -> None:
+    """A 1,000-place line is worked out with numpy when no desk overran its cycle (and for a
+    cold room): the very figures `estimate` gives place by place, in random rooms and times."""
+    rng = random.Random(seed)
+    capacity = rng.randint(1, 6)
+    est, clock, room = warm(capacity, rng)
+    room = RoomInfo("r", capacity, rng.randint(60, 1200), True)
+    compared = 0
+    for _ in range(20):
+        if not heap_path(est, clock):
+            line = places(est.estimate_line(room, 1000))
+            assert line == [est.estimate(room, p) for p in range(1, 1001)]
+            compared += 1
+        clock.advance(seconds=rng.randint(1, 40))
+    assert compared  # the array path ran
+    cold = RoomStatsEstimator(clock=FakeClock(T0))
+    assert places(cold.estimate_line(room, 1000)) == [
+        cold.estimate(room, p) for p in range(1, 1001)
+    ]
