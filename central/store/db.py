@@ -12,7 +12,9 @@ a serialization failure.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +51,15 @@ class Database:
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
+        # SQLite has one writer at a time. This process's writers (the bridge's applier, staff
+        # requests, lease top-ups) queue here and are woken the moment the writer before them
+        # commits; left to SQLite's busy handler they would sleep in steps of up to 100 ms and
+        # could be passed over again and again by a busy applier (a lease top-up starved for
+        # seconds, holding up the publisher's round, in bench central-ingest). Other
+        # processes still meet `busy_timeout`.
+        self._writers: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        )
         if self.dialect == "sqlite":
             if parsed.database in (None, "", ":memory:"):
                 raise StorageError("central needs an SQLite file, not an in-memory database")
@@ -93,7 +104,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success."""
-        with self.engine.begin() as conn:
+        with self._writers, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
