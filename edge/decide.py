@@ -7,6 +7,8 @@ and what to show. The station then writes the event durably and only then shows 
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +63,8 @@ class LocalCheckIns(Mapping[int, LocalCheckIn]):
 
     def __init__(self, items: Iterable[LocalCheckIn] = ()) -> None:
         self._by_seq: dict[int, LocalCheckIn] = {}
-        self._by_visit: dict[str, dict[int, LocalCheckIn]] = {}
+        # visit_id -> its check-ins' seqs, ascending (a short list: one or two a visit)
+        self._by_visit: dict[str, list[int]] = {}
         # (room_id, service_day) -> priority -> sorted station_seqs
         self._seqs: dict[tuple[str, date], dict[int, list[int]]] = {}
         self.replace(items)
@@ -78,8 +81,11 @@ class LocalCheckIns(Mapping[int, LocalCheckIn]):
     def add(self, c: LocalCheckIn) -> None:
         """Index `c` (replacing a check-in with the same seq)."""
         self.pop(c.station_seq, None)
+        room_id = sys.intern(c.room_id)  # one string per room, not one per check-in
+        if room_id is not c.room_id:
+            c = dataclasses.replace(c, room_id=room_id)
         self._by_seq[c.station_seq] = c
-        self._by_visit.setdefault(c.visit_id, {})[c.station_seq] = c
+        insort(self._by_visit.setdefault(c.visit_id, []), c.station_seq)
         by_priority = self._seqs.setdefault((c.room_id, c.service_day), {})
         insort(by_priority.setdefault(c.priority, []), c.station_seq)
 
@@ -89,7 +95,7 @@ class LocalCheckIns(Mapping[int, LocalCheckIn]):
         if c is None:
             return default
         visits = self._by_visit[c.visit_id]
-        del visits[seq]
+        del visits[bisect_left(visits, seq)]
         if not visits:
             del self._by_visit[c.visit_id]
         key = (c.room_id, c.service_day)
@@ -112,7 +118,7 @@ class LocalCheckIns(Mapping[int, LocalCheckIn]):
 
     def of_visit(self, visit_id: str) -> list[LocalCheckIn]:
         """The visit's local check-ins, oldest first."""
-        return list(self._by_visit.get(visit_id, {}).values())
+        return [self._by_seq[seq] for seq in self._by_visit.get(visit_id, ())]
 
     def room_ids(self) -> set[str]:
         """Rooms with at least one local check-in."""
@@ -140,7 +146,8 @@ class LocalCheckIns(Mapping[int, LocalCheckIn]):
                 ahead += len(seqs) if before_seq is None else bisect_left(seqs, before_seq)
         # A snapshot is bounded by the room's queue, not by the outage: walk its visits.
         for visit in shown:
-            for seq, c in self._by_visit.get(visit, {}).items():
+            for seq in self._by_visit.get(visit, ()):
+                c = self._by_seq[seq]
                 if (
                     c.room_id == room_id
                     and c.service_day == day

@@ -129,7 +129,8 @@ class Syncer:
         self.station = station
         self.readers = list(readers)
         # Directory payloads of several MB come through here: keep such buffers mmapped so
-        # that they go back to the OS when freed (edge.memory; about 4 MB of RSS a day).
+        # that they go back to the OS when freed (edge.memory; about 4 MB of RSS a day). The
+        # daemon sets it at start-up (edge.cli.run); again here for a link made elsewhere.
         keep_large_blocks_mmapped()
         self.topics = Topics(config.mqtt.topic_root)
         sid = config.station_id
