@@ -558,7 +558,13 @@ def run(argv: list[str]) -> int:
     """Run the benchmark and print the table; 0 when every target is met, 1 otherwise."""
     p = argparse.ArgumentParser(prog="nfc-hospital bench queue-ops", description=__doc__)
     p.add_argument("--rounds", type=int, default=500, help="timed call-next rounds per run")
-    p.add_argument("--warmup", type=int, default=20, help="untimed rounds first")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=200,
+        help="untimed rounds first (the first run of a process was slower at 20, whichever "
+        "queue length ran first: a server is measured in its steady state)",
+    )
     p.add_argument("--waiting", default="10,1000", help="queue lengths to measure")
     p.add_argument("--busy-rooms", type=int, default=20, help="other rooms with a queue")
     p.add_argument("--busy-waiting", type=int, default=50, help="waiting in each busy room")
