@@ -4,7 +4,7 @@ A day's cards document (4 MB of JSON for 10,000 visits) arrives as one payload a
 to one string of up to twice that; its cards are then read one at a time. Python frees those
 buffers, but glibc may keep them: large buffers above its (self-raising) mmap threshold come
 from the heap, and freed pages in the middle of it stay resident. A fixed mmap threshold
-(`keep_large_blocks_mmapped`, set once when the station's link is made) keeps such buffers out
+(`keep_large_blocks_mmapped`, set once at daemon start-up, `edge.cli.run`) keeps such buffers out
 of the heap, and `malloc_trim(0)` hands back what is left. On a C library without them (musl,
 macOS) both do nothing.
 """

@@ -528,8 +528,7 @@ class Tx:
         ):
             if key in values:
                 setattr(v, attr, values[key])
-        if v.entry_room:
-            self.rooms_changed.add(v.entry_room)
+        self.rooms_changed.add(v.entry_room)
 
     def insert_entry(
         self,

@@ -12,12 +12,11 @@ a serialization failure.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,8 +56,8 @@ class Database:
         # could be passed over again and again by a busy applier (a lease top-up starved for
         # seconds, holding up the publisher's round, in bench central-ingest). Other
         # processes still meet `busy_timeout`.
-        self._writers: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        self._writers: AbstractContextManager[Any] = (
+            threading.RLock() if self.dialect == "sqlite" else nullcontext()
         )
         if self.dialect == "sqlite":
             if parsed.database in (None, "", ":memory:"):

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from edge.config import EdgeConfig
 from edge.errors import StoreError
-from edge.memory import LARGE_PAYLOAD_BYTES, keep_large_blocks_mmapped, release_freed_memory
+from edge.memory import LARGE_PAYLOAD_BYTES, release_freed_memory
 from edge.metrics import BAD_MESSAGES, EVENTS_SENT, MQTT_CONNECTED, STALE_DOCUMENTS
 from edge.station import Station
 from edge.store.db import OutboxRow
@@ -128,10 +128,6 @@ class Syncer:
         self.config = config
         self.station = station
         self.readers = list(readers)
-        # Directory payloads of several MB come through here: keep such buffers mmapped so
-        # that they go back to the OS when freed (edge.memory; about 4 MB of RSS a day). The
-        # daemon sets it at start-up (edge.cli.run); again here for a link made elsewhere.
-        keep_large_blocks_mmapped()
         self.topics = Topics(config.mqtt.topic_root)
         sid = config.station_id
         self.events_topic = self.topics.station(sid, "events")

@@ -165,17 +165,28 @@ def pg_engine(postgres_db, clock) -> Iterator[Engine]:
     engine.close()
 
 
+def literal_sql(engine, stmt) -> str:
+    return str(stmt.compile(engine.db.engine, compile_kwargs={"literal_binds": True}))
+
+
+def sqlite_plan(engine, stmt) -> str:
+    with engine.db.read() as conn:
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {literal_sql(engine, stmt)}")
+        return " | ".join(str(r[-1]) for r in rows)
+
+
+def postgres_plan(engine, stmt) -> str:
+    """EXPLAIN after ANALYZE, so the planner knows the table's real size."""
+    with engine.db.write() as conn:
+        conn.execute(text("ANALYZE queue_entries"))
+        return "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {literal_sql(engine, stmt)}"))
+
+
 def test_sqlite_call_next_query_uses_the_queue_index(sqlite_engine):
     engine = sqlite_engine
     engine.load(small_hospital({}, rooms=("big",)))
     fill(engine, "big", 200, "b")
-    compiled = next_waiting_query("big", DAY).compile(
-        engine.db.engine, compile_kwargs={"literal_binds": True}
-    )
-    with engine.db.read() as conn:
-        plan = " | ".join(
-            str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
-        )
+    plan = sqlite_plan(engine, next_waiting_query("big", DAY))
     assert "ix_queue_next" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
 
@@ -186,22 +197,13 @@ def test_postgres_call_next_query_uses_the_queue_index(pg_engine):
     engine.load(small_hospital({}, rooms=("big", "other")))
     fill(engine, "big", 1000, "b")
     fill(engine, "other", 1000, "o")
-    compiled = next_waiting_query("big", DAY).compile(
-        engine.db.engine, compile_kwargs={"literal_binds": True}
-    )
-    with engine.db.write() as conn:
-        conn.execute(text("ANALYZE queue_entries"))
-        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    plan = postgres_plan(engine, next_waiting_query("big", DAY))
     assert "ix_queue_next" in plan, plan
     assert "Sort" not in plan, plan
 
 
-def delta_query_sql(engine, room_id: str, since: int) -> str:
-    return str(
-        reads._CHANGED.params(b_room=room_id, b_day=DAY, b_since=since).compile(
-            engine.db.engine, compile_kwargs={"literal_binds": True}
-        )
-    )
+def changed_since(room_id: str, since: int):
+    return reads._CHANGED.params(b_room=room_id, b_day=DAY, b_since=since)
 
 
 def test_sqlite_snapshot_update_reads_the_written_rows_by_index(sqlite_engine):
@@ -211,11 +213,7 @@ def test_sqlite_snapshot_update_reads_the_written_rows_by_index(sqlite_engine):
     engine.load(small_hospital({}, rooms=("big", "other")))
     fill(engine, "big", 500, "b")
     fill(engine, "other", 500, "o")
-    with engine.db.read() as conn:
-        plan = " | ".join(
-            str(r[-1])
-            for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {delta_query_sql(engine, 'big', 3)}")
-        )
+    plan = sqlite_plan(engine, changed_since("big", 3))
     assert "ix_queue_delta (room_id=? AND service_day=? AND room_version>?)" in plan, plan
     assert "SCAN queue_entries" not in plan, plan
 
@@ -226,14 +224,11 @@ def test_postgres_snapshot_update_reads_the_written_rows_by_index(pg_engine):
     engine.load(small_hospital({}, rooms=("big", "other")))
     fill(engine, "big", 1000, "b")
     fill(engine, "other", 1000, "o")
-    with engine.db.write() as conn:
-        conn.execute(text("ANALYZE queue_entries"))
+    with engine.db.read() as conn:
         version = conn.execute(
             text("SELECT max(room_version) FROM queue_entries WHERE room_id = 'big'")
         ).scalar_one()
-        plan = "\n".join(
-            r[0] for r in conn.exec_driver_sql(f"EXPLAIN {delta_query_sql(engine, 'big', version)}")
-        )
+    plan = postgres_plan(engine, changed_since("big", version))
     assert "ix_queue_delta" in plan, plan
     assert "Seq Scan on queue_entries" not in plan, plan
 

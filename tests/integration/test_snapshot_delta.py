@@ -177,14 +177,19 @@ def test_a_kept_line_matches_a_fresh_read_after_random_operations(
     assert max(applied.rows) <= 4, applied.rows
 
 
+def queued(eng: Engine, n: int) -> None:
+    """`n` patients waiting in r1, its snapshot built (the line kept)."""
+    eng.load(small_hospital({f"v{i}": ["r1"] for i in range(1, n + 1)}))
+    for i in range(1, n + 1):
+        eng.check_in(f"v{i}", actor="nurse")
+    eng.room_snapshot_json("r1")
+
+
 def test_a_call_in_a_long_line_reads_only_the_rows_it_wrote(
     engine: Engine,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine.load(small_hospital({f"v{i}": ["r1"] for i in range(1, 201)}))
-    for i in range(1, 201):
-        engine.check_in(f"v{i}", actor="nurse")
-    engine.room_snapshot_json("r1")
+    queued(engine, 200)
     applied = Applied(monkeypatch)
     engine.call_next("r1", actor="nurse")
     snap = engine.room_snapshot("r1")
@@ -198,10 +203,7 @@ def test_an_import_makes_the_next_snapshot_read_every_row(
     engine: Engine,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine.load(small_hospital({f"v{i}": ["r1"] for i in range(1, 6)}))
-    for i in range(1, 6):
-        engine.check_in(f"v{i}", actor="nurse")
-    engine.room_snapshot_json("r1")
+    queued(engine, 5)
     applied = Applied(monkeypatch)
     engine.load(small_hospital({f"v{i}": ["r1"] for i in range(1, 8)}))  # may rename patients
     engine.check_in("v6", actor="nurse")
