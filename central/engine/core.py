@@ -92,14 +92,18 @@ _PRE_EXAM = (
 )
 
 
-_NEXT_VISIT = visit_query(
-    visits.c.visit_id == reads.next_waiting_by_params().scalar_subquery(), lock=True
-)
 _DESK_TICKET = select(queue_entries.c.ticket_number).where(
     queue_entries.c.room_id == bindparam("b_room"),
     queue_entries.c.service_day == bindparam("b_day"),
     queue_entries.c.state == "CALLED",
     queue_entries.c.desk == bindparam("b_desk"),
+)
+# Call next in one statement: the first waiting visit, and on each of its rows the ticket
+# the desk has called and not finished (if any): one round trip fewer on PostgreSQL.
+_NEXT_VISIT = visit_query(
+    visits.c.visit_id == reads.next_waiting_by_params().scalar_subquery(),
+    lock=True,
+    extra=[_DESK_TICKET.scalar_subquery().label("desk_ticket")],
 )
 
 
@@ -857,11 +861,17 @@ class Engine:
 
         def fn(tx: Tx) -> VisitRow:
             tx.lock_rooms([room_id])
-            self._desk_busy(tx, room_id, desk)
-            found = visits_from_rows(tx.execute(_NEXT_VISIT, {"b_room": room_id, "b_day": tx.day}))
-            v = found[0] if found else None
-            if v is None:
+            rows = tx.execute(
+                _NEXT_VISIT, {"b_room": room_id, "b_day": tx.day, "b_desk": desk}
+            ).all()
+            if not rows:
+                self._desk_busy(tx, room_id, desk)  # a busy desk is the first thing to say
                 raise Rejected.of("queue_empty", room_id=room_id)
+            if rows[0].desk_ticket is not None:
+                raise Rejected.of(
+                    "desk_busy", desk=desk, room_id=room_id, ticket_number=rows[0].desk_ticket
+                )
+            v = visits_from_rows(rows)[0]
             self._call(tx, v, desk, actor, Action.CALL)
             return v
 

@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from central.engine.errors import Rejected
 from central.engine.types import ACTIVE_ENTRY_STATES, Changes, StepView, VisitView
+from central.store.db import defer
 from central.store.schema import (
     audit_log,
     cards,
@@ -162,8 +163,15 @@ _ENTRY_COLS = (
 )
 
 
-def visit_query(where: ColumnElement[bool], *, lock: bool, with_card: bool = False) -> Any:
-    """One statement: visit, patient, every step, and the newest queue entry."""
+def visit_query(
+    where: ColumnElement[bool],
+    *,
+    lock: bool,
+    with_card: bool = False,
+    extra: Iterable[Any] = (),
+) -> Any:
+    """One statement: visit, patient, every step, and the newest queue entry (and the
+    `extra` labelled columns on every row)."""
     inner = queue_entries.alias("newest")
     newest = (
         select(func.max(inner.c.entry_id))
@@ -194,6 +202,7 @@ def visit_query(where: ColumnElement[bool], *, lock: bool, with_card: bool = Fal
                 if with_card
                 else []
             ),
+            *extra,
         )
         .select_from(
             visits.join(patients, patients.c.patient_id == visits.c.patient_id)
@@ -239,7 +248,7 @@ _LOCK_ROOMS = (
     .order_by(room_versions.c.room_id)
     .with_for_update(of=room_versions)
 )
-_INSERT_AUDIT = insert(audit_log)
+_INSERT_AUDIT = insert(audit_log).inline()  # no RETURNING of the key: sent with `defer`
 _BUMP_ROOMS = (
     update(room_versions)
     .where(room_versions.c.room_id.in_(bindparam("b_ids", expanding=True)))
@@ -367,7 +376,7 @@ class Tx:
             for values in merged.values():
                 by_keys.setdefault(tuple(sorted(values)), []).append(values)
             for rows in by_keys.values():
-                self.conn.execute(_UPDATE_VISIT, rows)
+                defer(self.conn, _UPDATE_VISIT, rows)
 
     # -------------------------------------------------------------- locks and loads
 
@@ -490,7 +499,7 @@ class Tx:
         if self.defer_writes:
             self._staged_visits.append({"b_visit_id": v.visit_id, **values})
         else:
-            self.conn.execute(_UPDATE_VISIT, {"b_visit_id": v.visit_id, **values})
+            defer(self.conn, _UPDATE_VISIT, {"b_visit_id": v.visit_id, **values})
         v.updated_at = self.now
         if "current_step" in values:
             v.current_step = values["current_step"]
@@ -511,7 +520,8 @@ class Tx:
         self.flush()
         assert v.entry_id is not None
         assert v.entry_room is not None
-        self.conn.execute(
+        defer(
+            self.conn,
             _UPDATE_ENTRY,
             {
                 "b_entry_id": v.entry_id,
@@ -581,9 +591,9 @@ class Tx:
         """Write the staged audit rows and bump the changed rooms' and documents' versions."""
         self.flush()
         if self._audit:
-            self.conn.execute(_INSERT_AUDIT, self._audit)
+            defer(self.conn, _INSERT_AUDIT, self._audit)
         if self.rooms_changed:
-            self.conn.execute(_BUMP_ROOMS, {"b_ids": sorted(self.rooms_changed), "b_now": self.now})
+            defer(self.conn, _BUMP_ROOMS, {"b_ids": sorted(self.rooms_changed), "b_now": self.now})
         kinds = [
             k
             for k, changed in (
@@ -593,7 +603,7 @@ class Tx:
             if changed
         ]
         if kinds:
-            self.conn.execute(_BUMP_DOCUMENTS, {"b_ids": kinds, "b_now": self.now})
+            defer(self.conn, _BUMP_DOCUMENTS, {"b_ids": kinds, "b_now": self.now})
         return self.changes()
 
     def changes(self) -> Changes:
