@@ -380,8 +380,11 @@ class Tx:
 
     # -------------------------------------------------------------- locks and loads
 
-    def lock_rooms(self, room_ids: Iterable[str]) -> dict[str, RoomLock]:
-        """Lock the version rows of `room_ids` (sorted); unknown rooms are refused."""
+    def lock_rooms(
+        self, room_ids: Iterable[str], *, known_only: bool = False
+    ) -> dict[str, RoomLock]:
+        """Lock the version rows of `room_ids` (sorted); unknown rooms are refused, or with
+        `known_only` left out (for a batch whose events each settle their own room)."""
         ids = list(room_ids)
         wanted = sorted(set(ids) - self.locked.keys())
         if wanted:
@@ -393,9 +396,9 @@ class Tx:
                     r.room_id, r.version, bool(r.open), r.capacity, r.avg_service_s, r.name
                 )
             missing = [rid for rid in wanted if rid not in self.locked]
-            if missing:
+            if missing and not known_only:
                 raise Rejected.of("unknown_room", room_id=missing[0])
-        return {rid: self.locked[rid] for rid in ids}
+        return {rid: self.locked[rid] for rid in ids if rid in self.locked}
 
     def load_visit(self, visit_id: str, *, lock: bool = True) -> VisitRow:
         """The visit (row-locked on PostgreSQL), or Rejected `unknown_visit`."""

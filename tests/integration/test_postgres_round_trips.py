@@ -139,10 +139,15 @@ def test_a_held_back_write_that_breaks_a_constraint_rolls_back_everything(engine
     with engine.db.read() as conn:
         department = conn.execute(select(departments.c.department_id)).scalar()
     row["department_id"] = department
-    with pytest.raises(IntegrityError), engine.db.write() as conn:
-        conn.execute(insert(rooms), [row])  # sent now
-        defer(conn, update(room_versions).values(version=7), None)
-        defer(conn, insert(rooms).inline(), [row])  # the same key again
+
+    def write_the_room_twice() -> None:
+        with engine.db.write() as conn:
+            conn.execute(insert(rooms), [row])  # sent now
+            defer(conn, update(room_versions).values(version=7), None)
+            defer(conn, insert(rooms).inline(), [row])  # the same key again
+
+    with pytest.raises(IntegrityError):
+        write_the_room_twice()
     with engine.db.read() as conn:
         assert conn.execute(select(rooms.c.room_id).where(rooms.c.room_id == "r9")).all() == []
         assert 7 not in conn.execute(select(room_versions.c.version)).scalars().all()
