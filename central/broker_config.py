@@ -131,12 +131,17 @@ def render_acl(stations: Iterable[str], central_user: str, topic_root: str = "nf
 
 
 def render_auth_config(directory: Path) -> str:
-    """The broker-wide lines: anonymous off, the password and ACL files."""
+    """The broker-wide lines: anonymous off, the password and ACL files, and no Nagle delay."""
     return (
         "per_listener_settings false\n"
         "allow_anonymous false\n"
         f"password_file {directory / PASSWD_FILE}\n"
         f"acl_file {directory / ACL_FILE}\n"
+        # Every message here is small and waited for (a check-in's ack, a board's snapshot, a
+        # call). With Nagle's algorithm a small write waits for the ACK of the one before,
+        # which the other side delays up to 40 ms: event-to-board p99 61 ms instead of 26 ms
+        # in bench central-ingest. (Mosquitto 2.0 and later.)
+        "set_tcp_nodelay true\n"
     )
 
 

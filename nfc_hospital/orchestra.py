@@ -284,6 +284,7 @@ def mosquitto_child(workdir: Path, port: int) -> Child:
         # As root mosquitto drops to its own user and could not write the persistence folder.
         "user root" if os.geteuid() == 0 else "",
         "max_queued_messages 100000",
+        "set_tcp_nodelay true",  # as `central broker-config` writes it: no Nagle delay
         "log_type error",
         "log_type warning",
         "log_type notice",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -94,3 +95,20 @@ async def test_last_will_is_published_when_a_client_vanishes(broker, topics):
         assert (msg.topic, msg.payload) == (status, b"offline")
         dtask.cancel()
         wtask.cancel()
+
+
+async def test_every_broker_connection_sends_small_messages_at_once(broker):
+    """TCP_NODELAY on the link's socket, after a reconnect too: with Nagle's algorithm a
+    small write waited for the broker's (delayed, up to 40 ms) ACK of the one before."""
+    link = MqttLink(settings(broker.port), "no-delay")
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(link.run(), name="link")
+        for _ in range(2):
+            await asyncio.wait_for(link.connected.wait(), 10)
+            sock = link._client.socket()
+            assert sock is not None
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            broker.stop()
+            await asyncio.wait_for(link.disconnected.wait(), 10)
+            broker.start()
+        task.cancel()

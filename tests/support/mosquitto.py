@@ -43,6 +43,7 @@ class MosquittoBroker:
             # persistence folder: persistence then silently does nothing.
             "user root" if os.geteuid() == 0 else "",
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",  # as `central broker-config` writes it
             "log_type error",
             "log_type warning",
             "log_type notice",

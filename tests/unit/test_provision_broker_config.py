@@ -67,6 +67,7 @@ def test_files_are_private_and_a_second_write_changes_nothing(tmp_path: Path) ->
     assert files.passwd.read_text().splitlines()[0].startswith("central:$7$101$")
     conf = files.conf.read_text()
     assert "allow_anonymous false" in conf
+    assert "set_tcp_nodelay true" in conf  # no Nagle delay on the small messages
     assert f"password_file {tmp_path / 'passwd'}" in conf
     assert "listener 1883" in conf
     assert "cafile" not in conf
