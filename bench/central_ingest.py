@@ -8,7 +8,11 @@ In one run on this machine, against a private Mosquitto:
    SQLite file): bridge -> engine (one transaction per batch, synchronous=FULL) -> commit ->
    ack. Rate = events / (first publish -> last ack), for several batch sizes;
 3. latency: single-event batches at a steady 200 events/s; time from publishing a check-in
-   to receiving the first retained room snapshot that shows it (p50/p99/max).
+   to receiving the first retained room snapshot that shows it (p50/p95/p99/max), received
+   and decoded by a watcher in a process of its own (a kiosk is a device of its own), and
+   split at the snapshot's build time (`generated_at`; one machine, one clock);
+4. central's own figures from its /metrics: time per transaction, and how long batches
+   waited for their transaction, transactions took and snapshots took after the commit.
 
 Every event is a real check-in of a distinct visit of the sample hospital (seeded with enough
 patients), so every event changes a queue and a snapshot.
@@ -20,6 +24,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -263,11 +269,91 @@ async def _central_breakdown(port: int) -> None:
             f"cards directory built {cards_n:.0f} times, {cards_s:.1f} s in total; "
             f"{cards:.0f} directory documents published"
         )
+    for metric, what in (
+        ("nfch_central_batch_wait_seconds", "batch waits (arrival -> transaction)"),
+        ("nfch_central_batch_apply_seconds", "transactions"),
+        ("nfch_central_snapshot_delay_seconds", "snapshot delays (commit -> MQTT)"),
+        ("nfch_central_snapshot_build_seconds", "snapshot rounds"),
+    ):
+        print(f"central: {what} by duration: {_buckets(values, metric)}")
+
+
+def _buckets(values: dict[str, float], metric: str) -> str:
+    """A Prometheus histogram's counts per bucket ("<= 5 ms: 120, ..."), from /metrics."""
+    prefix = f'{metric}_bucket{{le="'
+    cumulative = sorted(
+        (float(name[len(prefix) : -2]), count)
+        for name, count in values.items()
+        if name.startswith(prefix)
+    )
+    out, below = [], 0.0
+    for le, count in cumulative:
+        if count > below:
+            label = "more" if le == float("inf") else f"<= {le * 1000:g} ms"
+            out.append(f"{label}: {count - below:.0f}")
+        below = count
+    return ", ".join(out)
 
 
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class _Seen:
+    """What the watcher process saw of one check-in (clock readings of this machine)."""
+
+    received: float  # time.perf_counter(): CLOCK_MONOTONIC, the same in every process
+    received_wall: float  # time.time()
+    built_wall: float  # the snapshot's generated_at: central's wall clock when built
+
+
+def _watch_main(port: int, root: str, expect: dict[str, str], out: Any) -> None:
+    """The kiosks' side of the latency run, in a process of its own (as a kiosk is a device
+    of its own): every room snapshot decoded in full, each expected visit's first
+    appearance timed. Sends "ready" once subscribed, then {visit_id: _Seen}."""
+    asyncio.run(_watch(port, root, expect, out))
+
+
+async def _watch(port: int, root: str, expect: dict[str, str], out: Any) -> None:
+    by_room: dict[str, set[str]] = {}
+    for visit_id, room_id in expect.items():
+        by_room.setdefault(room_id, set()).add(visit_id)
+    seen: dict[str, _Seen] = {}
+    all_seen = asyncio.Event()
+
+    async def on_snapshot(msg: Incoming) -> None:
+        now, wall = time.perf_counter(), time.time()
+        snap = json.loads(msg.payload)
+        pending = by_room.get(snap["room_id"])
+        if not pending:
+            return
+        shown = pending & {e["visit_id"] for e in snap["waiting"]}
+        if shown:
+            built = datetime.fromisoformat(snap["generated_at"]).timestamp()
+            for visit_id in shown:
+                seen[visit_id] = _Seen(now, wall, built)
+            pending -= shown
+        if len(seen) == len(expect):
+            all_seen.set()
+
+    watcher = MqttLink(
+        _settings(port, root),
+        f"bench-watch-{uuid.uuid4().hex[:6]}",
+        subscriptions=[(Topics(root).room_filter("queue"), 1)],
+        on_message=on_snapshot,
+        clean_start=True,
+    )
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(watcher.run(), name="watcher")
+        await asyncio.wait_for(watcher.subscribed.wait(), 30)
+        out.put("ready")
+        try:
+            await asyncio.wait_for(all_seen.wait(), 120)
+        finally:
+            out.put(seen)
+            task.cancel()
 
 
 async def _latency(
@@ -278,51 +364,45 @@ async def _latency(
     key: bytes,
     uids: dict[str, str],
     rate: float,
-) -> list[float]:
-    """Publish one check-in every 1/rate s; ms until a snapshot shows it."""
-    topics = Topics(root)
-    sent: dict[str, float] = {}
-    by_room: dict[str, set[str]] = {}
-    lat: list[float] = []
-    all_seen = asyncio.Event()
-
-    async def on_snapshot(msg: Incoming) -> None:
-        now = time.perf_counter()
-        snap = json.loads(msg.payload)
-        pending = by_room.get(snap["room_id"])
-        if not pending:
-            return
-        shown = {e["visit_id"] for e in snap["waiting"]}
-        for v in list(pending & shown):
-            lat.append((now - sent[v]) * 1000)
-            pending.discard(v)
-        if len(lat) == len(visits):
-            all_seen.set()
-
-    watcher = MqttLink(
-        _settings(port, root),
-        f"bench-watch-{uuid.uuid4().hex[:6]}",
-        subscriptions=[(topics.room_filter("queue"), 1)],
-        on_message=on_snapshot,
-        clean_start=True,
-    )
-    async with asyncio.TaskGroup() as tg:
-        wt = tg.create_task(watcher.run(), name="watcher")
-        await asyncio.wait_for(watcher.subscribed.wait(), 10)
-        topic = topics.station(station.station_id, "events")
+) -> list[tuple[float, float, float]]:
+    """Publish one check-in every 1/rate s from this process; a watcher process times each
+    one's first snapshot. Per check-in, ms: (publish -> received, publish -> snapshot built,
+    built -> received)."""
+    expect = {v.visit_id: v.steps[0].room_id for v in visits}
+    mp = multiprocessing.get_context("spawn")
+    out = mp.Queue()
+    proc = mp.Process(target=_watch_main, args=(port, root, expect, out), name="bench-watcher")
+    proc.start()
+    try:
+        ready = await asyncio.to_thread(out.get, True, 60)
+        assert ready == "ready", ready
+        topic = Topics(root).station(station.station_id, "events")
         payloads = [(v, station.batches([v], key, uids, 1)[0]) for v in visits]
         station.total = station.seq
+        sent: dict[str, tuple[float, float]] = {}
         t0 = time.perf_counter()
         for i, (v, payload) in enumerate(payloads):
             delay = t0 + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            sent[v.visit_id] = time.perf_counter()
-            by_room.setdefault(v.steps[0].room_id, set()).add(v.visit_id)
+            sent[v.visit_id] = (time.perf_counter(), time.time())
             await station.link.publish(topic, payload, qos=1, puback_timeout=None)
-        await asyncio.wait_for(all_seen.wait(), 60)
-        wt.cancel()
-    return lat
+        seen: dict[str, _Seen] = await asyncio.to_thread(out.get, True, 180)
+    finally:
+        await asyncio.to_thread(proc.join, 30)
+        if proc.is_alive():
+            proc.kill()
+    missing = len(visits) - len(seen)
+    if missing:
+        raise RuntimeError(f"{missing} of {len(visits)} check-ins never showed in a snapshot")
+    return [
+        (
+            (s.received - sent[v][0]) * 1000,
+            (s.built_wall - sent[v][1]) * 1000,
+            (s.received_wall - s.built_wall) * 1000,
+        )
+        for v, s in seen.items()
+    ]
 
 
 async def _run(args: argparse.Namespace, workdir: Path) -> int:
@@ -389,7 +469,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
                 await asyncio.wait_for(s.link.subscribed.wait(), 10)
             # Latency first, while the queues are short (a busy morning, not the backlog
             # the throughput runs leave behind).
-            lat = await _latency(
+            timings = await _latency(
                 broker.port,
                 root,
                 stations[0],
@@ -398,6 +478,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
                 uids,
                 args.latency_rate,
             )
+            lat = [t[0] for t in timings]
             offset = 0
             for size in sizes:
                 chunk = visits[offset : offset + per_size]
@@ -435,6 +516,12 @@ async def _run(args: argparse.Namespace, workdir: Path) -> int:
             f"batches of 1): p50 {statistics.median(lat):.1f} ms, p95 {_pct(lat, 95):.1f} ms, "
             f"p99 {_pct(lat, 99):.1f} ms, max {max(lat):.1f} ms"
         )
+        for i, part in enumerate(("publish -> snapshot built", "built -> received"), start=1):
+            ms = [t[i] for t in timings]
+            print(
+                f"  {part}: p50 {statistics.median(ms):.1f} ms, p95 {_pct(ms, 95):.1f} ms, "
+                f"p99 {_pct(ms, 99):.1f} ms"
+            )
         await _central_breakdown(central.port)
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
         best = max(r[2] for r in results)

@@ -67,6 +67,17 @@ ASSISTANT_READY = Gauge(
     "1 once the help assistant's Korean analyser and FAQ index are loaded (the start-up "
     "warm-up, seconds of CPU, is over).",
 )
+BATCH_WAIT_SECONDS = Histogram(
+    "nfch_central_batch_wait_seconds",
+    "Time a station batch waited, from its arrival to the start of its transaction.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+SNAPSHOT_DELAY_SECONDS = Histogram(
+    "nfch_central_snapshot_delay_seconds",
+    "Time from a committed change of a room to its new snapshot handed to MQTT and the "
+    "WebSocket hub (how far behind the boards are).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 SNAPSHOT_SECONDS = Histogram(
     "nfch_central_snapshot_build_seconds",
     "Time to read the changed rooms' snapshots for one publish round.",

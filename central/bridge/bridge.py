@@ -33,6 +33,7 @@ from central.config import BridgeSettings
 from central.engine import Engine
 from central.metrics import (
     BATCH_SECONDS,
+    BATCH_WAIT_SECONDS,
     BATCHES,
     DEAD_LETTERS,
     EVENTS,
@@ -90,7 +91,8 @@ class Bridge:
         self._idle = asyncio.Event()
         self._idle.set()
         self._acks: asyncio.Queue[tuple[str, Ack]] = asyncio.Queue()
-        self._batches: asyncio.Queue[EventBatch] = asyncio.Queue()
+        # (batch, when it arrived: perf_counter)
+        self._batches: asyncio.Queue[tuple[EventBatch, float]] = asyncio.Queue()
         self._applying = False
         self.batches_applied = 0
         self.transactions = 0
@@ -190,7 +192,7 @@ class Bridge:
             )
             return
         self._idle.clear()
-        self._batches.put_nowait(batch)
+        self._batches.put_nowait((batch, time.perf_counter()))
 
     async def run_applier(self) -> None:
         """The `applier` task: apply waiting batches, several stations per transaction."""
@@ -200,8 +202,16 @@ class Bridge:
             waiting = [first]
             while not self._batches.empty():
                 waiting.append(self._batches.get_nowait())
+            arrivals: dict[str, list[float]] = {}
+            for batch, arrived in waiting:
+                arrivals.setdefault(batch.station_id, []).append(arrived)
             try:
-                for group in _transactions(_merge_by_station(waiting), TX_MAX_EVENTS):
+                merged = _merge_by_station([b for b, _arrived in waiting])
+                for group in _transactions(merged, TX_MAX_EVENTS):
+                    started = time.perf_counter()
+                    for b, _parts in group:
+                        for arrived in arrivals.pop(b.station_id, ()):
+                            BATCH_WAIT_SECONDS.observe(started - arrived)
                     await self._apply(group)
             finally:
                 self._applying = False

@@ -224,6 +224,29 @@ def document_version(conn: Connection, kind: str) -> int:
     return int(version or 1)
 
 
+# The room's version and what the snapshot says of the room itself (built once: building it
+# per snapshot cost a sixth of the build).
+_HEAD = (
+    select(
+        room_versions.c.version,
+        rooms.c.open,
+        rooms.c.capacity,
+        rooms.c.avg_service_s,
+        room_days.c.served,
+    )
+    .select_from(
+        room_versions.join(rooms, rooms.c.room_id == room_versions.c.room_id).outerjoin(
+            room_days,
+            and_(
+                room_days.c.room_id == room_versions.c.room_id,
+                room_days.c.service_day == bindparam("b_day"),
+            ),
+        )
+    )
+    .where(room_versions.c.room_id == bindparam("b_room"))
+)
+
+
 def room_snapshot(
     conn: Connection,
     room_id: str,
@@ -232,24 +255,7 @@ def room_snapshot(
     estimator: WaitEstimator,
     now: datetime,
 ) -> BuiltSnapshot:
-    head = conn.execute(
-        select(
-            room_versions.c.version,
-            rooms.c.open,
-            rooms.c.capacity,
-            rooms.c.avg_service_s,
-            room_days.c.served,
-        )
-        .select_from(
-            room_versions.join(rooms, rooms.c.room_id == room_versions.c.room_id).outerjoin(
-                room_days,
-                and_(
-                    room_days.c.room_id == room_versions.c.room_id, room_days.c.service_day == day
-                ),
-            )
-        )
-        .where(room_versions.c.room_id == room_id)
-    ).first()
+    head = conn.execute(_HEAD, {"b_room": room_id, "b_day": day}).first()
     if head is None:
         raise Rejected.of("unknown_room", room_id=room_id)
     version = int(head.version)

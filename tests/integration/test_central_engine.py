@@ -360,3 +360,19 @@ def test_loading_is_idempotent_and_all_or_nothing(engine):
     assert err.reason == "invalid_input"
     assert "visits[1].steps[0]" in err.message_en
     assert rejected(engine.visit, "v9").reason == "unknown_visit"
+
+
+def test_a_publish_round_reads_its_rooms_together_and_one_bad_room_spoils_none(engine):
+    engine.load(small_hospital({"v1": ["r1"], "v2": ["r2"], "v3": ["r3"]}))
+    for v in ("v1", "v2", "v3"):
+        engine.check_in(v, actor="desk")
+    got = list(engine.room_snapshots_built(["r1", "no-such-room", "r2", "r3"]))
+    assert [room for room, _ in got] == ["r1", "no-such-room", "r2", "r3"]
+    failed = got[1][1]
+    assert isinstance(failed, Rejected)
+    assert failed.reason == "unknown_room"
+    for room, built in (got[0], got[2], got[3]):
+        assert not isinstance(built, Exception)
+        # the same bytes a reader of that room gets, and its one waiting patient
+        assert built.data == engine.room_snapshot_json(room)
+        assert len(decode(RoomQueueSnapshot, built.data).waiting) == 1
