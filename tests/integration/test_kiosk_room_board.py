@@ -94,11 +94,13 @@ def test_snapshots_shown_in_version_order_and_garbage_ignored(
 ):
     t = Topics(topic_root)
     queue = t.room(demo.ROOM_ID, "queue")
-    central.publish(t.directory("rooms"), encode(demo.directory_rooms()), retain=True)
-    central.publish(queue, encode(demo.snapshot(5, calling=150)), retain=True)
     kiosk = board_factory(kiosk_config(broker.port, topic_root, tmp_path, speech="off"))
     threads: set[int] = set()
     kiosk.board.changed.connect(lambda: threads.add(threading.get_ident()))
+    # Published once the board listens for changes (a retained message can arrive before a
+    # slot connected after the board was made).
+    central.publish(t.directory("rooms"), encode(demo.directory_rooms()), retain=True)
+    central.publish(queue, encode(demo.snapshot(5, calling=150)), retain=True)
     w = kiosk.window
     qtbot.waitUntil(lambda: w.calling_number.text() == "150", timeout=10000)
     # Messages come in on the MQTT thread; models and widgets are only touched in the GUI thread.
