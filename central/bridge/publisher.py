@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -283,8 +284,13 @@ class ChangePublisher:
         snaps: list[BuiltSnapshot] = []
         if p.rooms:
             loop = asyncio.get_running_loop()
+            # Set once the round stops waiting (done, failed or cancelled): a thread still
+            # building after a cancel hands nothing more over.
+            over = threading.Event()
 
             def hand_over(snap: BuiltSnapshot) -> None:  # on the loop, in build order
+                if over.is_set():
+                    return
                 snaps.append(snap)
                 data = self._cache.remember(snap)
                 self._hub.publish_room(snap.room_id, snap.version, data.decode())
@@ -295,6 +301,8 @@ class ChangePublisher:
 
             def build() -> None:  # in a worker thread
                 for room_id, built in self._engine.room_snapshots_built(sorted(p.rooms)):
+                    if over.is_set():
+                        return
                     if isinstance(built, Exception):
                         log.warning("publisher.snapshot_failed room=%s error=%s", room_id, built)
                     else:
@@ -308,6 +316,8 @@ class ChangePublisher:
                 # The database failed under the round: the next change (or reconnect)
                 # publishes these rooms again; the rest of the round still goes out.
                 log.exception("publisher.snapshots_failed rooms=%d", len(p.rooms))
+            finally:
+                over.set()
         if snaps:
             SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
         if p.heartbeat:

@@ -326,6 +326,7 @@ class Tx:
         self.day = day
         self.postgres = postgres
         self.locked: dict[str, RoomLock] = {}
+        self._absent_rooms: set[str] = set()  # asked for with `known_only`, not there
         self.rooms_changed: set[str] = set()
         self.announcements: list[CallAnnouncement] = []
         self.cards_changed = False
@@ -386,7 +387,7 @@ class Tx:
         """Lock the version rows of `room_ids` (sorted); unknown rooms are refused, or with
         `known_only` left out (for a batch whose events each settle their own room)."""
         ids = list(room_ids)
-        wanted = sorted(set(ids) - self.locked.keys())
+        wanted = sorted(set(ids) - self.locked.keys() - self._absent_rooms)
         if wanted:
             if self.postgres and self.locked and wanted[0] < max(self.locked):
                 # Taking a lower room after a higher one could deadlock on PostgreSQL.
@@ -398,6 +399,8 @@ class Tx:
             missing = [rid for rid in wanted if rid not in self.locked]
             if missing and not known_only:
                 raise Rejected.of("unknown_room", room_id=missing[0])
+            # Not asked for again (nor taken for a lower room locked late: a restart).
+            self._absent_rooms.update(missing)
         return {rid: self.locked[rid] for rid in ids if rid in self.locked}
 
     def load_visit(self, visit_id: str, *, lock: bool = True) -> VisitRow:

@@ -479,3 +479,22 @@ def test_a_visit_checked_in_twice_in_one_batch_is_queued_once(engine):
     assert engine.call_next("r1", actor="n").visit.visit_id == "v1"
     assert engine.visit("v3").state is State.WAITING
     assert engine.visit("v2").state is State.REGISTERED
+
+
+def test_a_check_in_to_an_unknown_room_in_a_shared_transaction_is_refused_alone(engine):
+    """One station's event names a room that does not exist (sorting before the rooms the
+    transaction locked): only that event is refused; the transaction is not restarted."""
+    engine.load(small_hospital({"v1": ["r1"], "v2": ["r2"], "v3": ["r1"]}))
+    a = batch("st-a", check_in(1, "v1", 1, "r1", at_ms=1, node="st-a"))
+    b = batch(
+        "st-b",
+        check_in(1, "v3", 3, "a-gone", at_ms=2, node="st-b"),
+        check_in(2, "v2", 2, "r2", at_ms=3, node="st-b"),
+    )
+    commits = _count_commits(engine)
+    results = engine.apply_batches([a, b])
+    assert len(commits) == 1
+    assert [(r.ack.acked_through, r.applied) for r in results] == [(1, 1), (2, 1)]
+    assert [(j.station_seq, j.reason) for j in results[1].rejects] == [(1, "wrong_room")]
+    assert [e.visit_id for e in engine.room_snapshot("r1").waiting] == ["v1"]
+    assert [e.visit_id for e in engine.room_snapshot("r2").waiting] == ["v2"]
