@@ -45,7 +45,7 @@ from central.engine.types import (
     VisitView,
     WaitEstimator,
 )
-from central.store.db import Database, defer
+from central.store.db import Database, defer, send_deferred
 from central.store.schema import (
     audit_log,
     dead_letters,
@@ -666,6 +666,8 @@ class Engine:
                 order_key=None if v.service_day != tx.day else self._station_key(e.hlc, tx.day),
                 ticket=_StationTicket(station_id, e.ticket_number, e.lease_id),
             )
+            if savepoint is not None:
+                send_deferred(tx.conn)  # a constraint its writes break is this event's
         except Rejected as rej:
             if savepoint is not None:
                 savepoint.rollback()

@@ -201,6 +201,13 @@ def defer(conn: Connection, statement: Executable, params: Any) -> None:
     conn.info.setdefault(_DEFERRED, []).append((statement, params))
 
 
+def send_deferred(conn: Connection) -> None:
+    """Send the writes held back so far now (PostgreSQL; nothing to do on SQLite): where an
+    error of theirs must be raised, say inside a savepoint, not at the next statement."""
+    if conn.info.get(_DEFERRED):
+        _send_deferred(conn, commit=False)
+
+
 class CommitOutcomeUnknown(StorageError):
     """The connection was lost while committing: the transaction may or may not be in."""
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from central.engine import Engine, Rejected
 from central.store import db as store_db
-from central.store.db import defer
+from central.store.db import defer, send_deferred
 from central.store.schema import departments, room_versions, rooms
 from tests.support.central_db import *  # noqa: F403
 from tests.support.central_db import make_engine, pg_database, small_hospital
@@ -124,11 +124,12 @@ def test_a_held_back_write_is_seen_by_the_next_statement_in_order(engine):
     assert stored == 43
 
 
-def test_a_held_back_write_that_breaks_a_constraint_rolls_back_everything(engine):
-    engine.load(small_hospital({}))
-    row = {
-        "room_id": "r9",
-        "department_id": "d1",
+def room_row(engine: Engine, room_id: str) -> dict[str, object]:
+    with engine.db.read() as conn:
+        department = conn.execute(select(departments.c.department_id)).scalar()
+    return {
+        "room_id": room_id,
+        "department_id": department,
         "name": {"ko": "진료실", "en": "Room"},
         "kind": "consultation",
         "floor_label": "1F",
@@ -136,9 +137,34 @@ def test_a_held_back_write_that_breaks_a_constraint_rolls_back_everything(engine
         "capacity": 1,
         "open": True,
     }
+
+
+def test_a_held_back_write_broken_inside_a_savepoint_fails_inside_it(engine):
+    """`send_deferred` before a savepoint ends: the constraint error is that savepoint's,
+    and the rest of the transaction commits (a station batch's careful retry)."""
+    engine.load(small_hospital({}))
+    bump = update(room_versions).values(version=room_versions.c.version + 100)
+    with engine.db.write() as conn:
+        defer(conn, bump.where(room_versions.c.room_id == "r1"), None)
+        savepoint = conn.begin_nested()
+        try:
+            defer(conn, insert(rooms).inline(), [room_row(engine, "r2")])  # r2 exists
+            send_deferred(conn)
+        except IntegrityError:
+            savepoint.rollback()
+        else:
+            pytest.fail("the duplicate room went in")
+        defer(conn, bump.where(room_versions.c.room_id == "r3"), None)
     with engine.db.read() as conn:
-        department = conn.execute(select(departments.c.department_id)).scalar()
-    row["department_id"] = department
+        versions = {r.room_id: r.version for r in conn.execute(select(room_versions))}
+    assert versions["r1"] > 100
+    assert versions["r2"] < 100
+    assert versions["r3"] > 100
+
+
+def test_a_held_back_write_that_breaks_a_constraint_rolls_back_everything(engine):
+    engine.load(small_hospital({}))
+    row = room_row(engine, "r9")
 
     def write_the_room_twice() -> None:
         with engine.db.write() as conn:
