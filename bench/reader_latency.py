@@ -103,7 +103,8 @@ async def bench_pcsc(taps: int) -> None:
         daemon = Pcscd(Path(tmp) / "pcscd.log")
         daemon.start()
         try:
-            await _pcsc_taps(taps, VirtualCard(bytes.fromhex("04A1B2C3D4E5F6")), wait_for_card)
+            card = VirtualCard(bytes.fromhex("04A1B2C3D4E5F6"), port=daemon.port)
+            await _pcsc_taps(taps, card, wait_for_card)
         finally:
             daemon.stop()
 

@@ -153,19 +153,21 @@ async def test_daemon_signals_each_outcome_after_the_write_and_reports_a_degrade
                 if apdu.startswith(b"\xff\x00\x40"):
                     at_signal.append(_outbox_kinds(daemon))
 
-            known = VirtualCard(bytes.fromhex(uid(1)), on_apdu=seen_at_signal)
+            known = VirtualCard(bytes.fromhex(uid(1)), on_apdu=seen_at_signal, port=pcscd.port)
             assert await _tap(known) == [GET_UID, OK]
             assert at_signal[-1].count("check_in") == 2  # uid(2) on sim, then uid(1) here
 
             # An unknown card: "go to reception", after its unknown_card event.
-            unknown = VirtualCard(bytes.fromhex("04DEADBEEF0001"), on_apdu=seen_at_signal)
+            unknown = VirtualCard(
+                bytes.fromhex("04DEADBEEF0001"), on_apdu=seen_at_signal, port=pcscd.port
+            )
             assert await _tap(unknown) == [GET_UID, RECEPTION]
             assert at_signal[-1][-1] == "unknown_card"
             kinds_before_bad = _outbox_kinds(daemon)
 
             # A read that fails: "tap again" and no event. Two within the window: degraded.
             for _ in range(2):
-                bad = VirtualCard(bytes.fromhex(uid(3)), uid_status=b"\x6a\x81")
+                bad = VirtualCard(bytes.fromhex(uid(3)), uid_status=b"\x6a\x81", port=pcscd.port)
                 assert await _tap(bad) == [GET_UID, TAP_AGAIN]
             degraded = await published(lambda h: h.status == "degraded")
             assert "2 faults within 6 s (bad_status x2)" in degraded.detail

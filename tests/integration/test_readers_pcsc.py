@@ -44,7 +44,7 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
 
 @pytest.fixture
 def card(pcscd: Pcscd) -> Iterator[VirtualCard]:
-    c = VirtualCard(UID)
+    c = VirtualCard(UID, port=pcscd.port)
     try:
         yield c
     finally:
@@ -91,7 +91,7 @@ async def test_inserted_card_is_read_and_read_again_after_reinsertion(pcscd, car
 
 
 async def test_card_answering_get_data_with_an_error_status_is_a_failure(pcscd):
-    card = VirtualCard(UID, uid_status=b"\x6a\x81")
+    card = VirtualCard(UID, uid_status=b"\x6a\x81", port=pcscd.port)
     before = reader_errors("pcsc-badsw", "bad_status")
     reader = _reader("pcsc-badsw")
     try:
@@ -108,7 +108,7 @@ async def test_card_answering_get_data_with_an_error_status_is_a_failure(pcscd):
 
 
 async def test_card_pulled_away_mid_read_is_a_failure_and_no_read(pcscd):
-    card = VirtualCard(UID, vanish_on_get_uid=True)
+    card = VirtualCard(UID, vanish_on_get_uid=True, port=pcscd.port)
     reader = _reader("pcsc-pulled")
     async with running(reader) as got:
         await wait_until(lambda: reader.health().status == "ok")
@@ -218,7 +218,7 @@ async def test_a_refused_signal_is_counted_logged_once_and_degrades_until_one_is
         await wait_until(lambda: reader.health().status == "ok")
         for i in range(2):
             # A card (or a reader) that answers the pseudo-APDU with "INS not supported".
-            refusing = VirtualCard(UID, led_status=b"\x6d\x00")
+            refusing = VirtualCard(UID, led_status=b"\x6d\x00", port=pcscd.port)
             try:
                 assert isinstance(await _tap(refusing, got), CardRead)
                 driver.signal_outcome("ok")
@@ -233,7 +233,7 @@ async def test_a_refused_signal_is_counted_logged_once_and_degrades_until_one_is
         assert "LED/buzzer feedback failing: answered 6d00" in health.detail
         assert caplog.text.count("reader.feedback_failed reader=pcsc-refuse") == 1
         # Reads go on as before; a reader that plays the next signal is ok again.
-        accepting = VirtualCard(UID)
+        accepting = VirtualCard(UID, port=pcscd.port)
         try:
             assert isinstance(await _tap(accepting, got), CardRead)
             driver.signal_outcome("tap_again")
@@ -250,7 +250,7 @@ async def test_repeated_error_answers_make_the_reader_degraded_and_it_recovers(p
     async with running(reader) as got:
         await wait_until(lambda: reader.health().status == "ok")
         for _ in range(2):
-            bad = VirtualCard(UID, uid_status=b"\x6a\x81")
+            bad = VirtualCard(UID, uid_status=b"\x6a\x81", port=pcscd.port)
             try:
                 result = await _tap(bad, got)
             finally:
@@ -262,7 +262,7 @@ async def test_repeated_error_answers_make_the_reader_degraded_and_it_recovers(p
         assert "bad_status x2" in health.detail
         # No new faults: they age out of the 2 s window and the reader is ok again.
         await wait_until(lambda: reader.health().status == "ok", within=5)
-        good = VirtualCard(UID)
+        good = VirtualCard(UID, port=pcscd.port)
         try:
             assert isinstance(await _tap(good, got), CardRead)
         finally:

@@ -3,7 +3,9 @@
 pcscd listens on a fixed socket (/run/pcscd/pcscd.comm), so only one can run on a machine. When
 one is already running (a system service), tests reuse it and never stop it; tests that need to
 stop pcscd (reader-loss recovery) then skip. With vsmartcard-vpcd installed, pcscd exposes the
-readers `Virtual PCD 00 00` (card port 35963) and `Virtual PCD 00 01` (35964).
+readers `Virtual PCD 00 00` and `Virtual PCD 00 01`, whose cards connect to `Pcscd.port` and the
+port after it: 35963 for a system pcscd (the packaged config), 31963 for one the tests start
+with a reader config of their own (`-c`), outside the ephemeral port range.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 from tests.support.ports import wait_for_port
-from tests.support.vpcd_card import VPCD_PORT
+from tests.support.vpcd_card import OWN_VPCD_PORT, VPCD_PORT
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 VPCD_READER = "Virtual PCD 00 00"
@@ -80,6 +82,8 @@ class Pcscd:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.owned = False
+        self.port = VPCD_PORT
+        """Where a `VirtualCard` connects for reader `Virtual PCD 00 00`."""
 
     def start(self, timeout: float = 15.0) -> None:
         """Start pcscd (unless one runs already) and wait for the vpcd reader to be listed.
@@ -93,7 +97,7 @@ class Pcscd:
             self.stop()
             if "Address already in use" not in str(e):
                 raise
-            _wait_port_free(VPCD_PORT, 10.0)
+            _wait_port_free(self.port, 10.0)
             try:
                 self._start(timeout)
             except RuntimeError:
@@ -103,21 +107,37 @@ class Pcscd:
     def _start(self, timeout: float) -> None:
         if running_pcscd_pids() and self.process is None:
             self.owned = False
+            self.port = VPCD_PORT
         else:
             binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+            conf = self._reader_conf(OWN_VPCD_PORT)
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
-                    [binary, "-f", "-a"], stdout=log, stderr=subprocess.STDOUT
+                    [binary, "-f", "-a", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
                 )
             self.owned = True
+            self.port = OWN_VPCD_PORT
         deadline = time.monotonic() + timeout
-        wait_for_port(VPCD_PORT, timeout)
+        wait_for_port(self.port, timeout)
         while VPCD_READER not in vpcd_readers():
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"pcscd exited with {self.process.returncode}: {self.log()}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"pcscd does not list {VPCD_READER!r}: {self.log()}")
             time.sleep(0.05)
+
+    def _reader_conf(self, port: int) -> Path:
+        """A reader.conf.d folder with vpcd alone, on `port` (the packaged one says 35963)."""
+        folder = self.log_path.parent / "reader.conf.d"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "vpcd").write_text(
+            'FRIENDLYNAME "Virtual PCD"\n'
+            f"DEVICENAME   /dev/null:0x{port:04X}\n"
+            f"LIBPATH      {VPCD_DRIVER}\n"
+            f"CHANNELID    0x{port:04X}\n",
+            encoding="utf-8",
+        )
+        return folder
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""

@@ -30,6 +30,11 @@ import time
 from collections.abc import Callable
 
 VPCD_PORT = 35963
+"""vpcd's port in the packaged config (/etc/reader.conf.d/vpcd): a system pcscd's."""
+OWN_VPCD_PORT = 31963
+"""vpcd's port when the tests start pcscd themselves: outside Linux's ephemeral range
+(32768-60999), where any client socket of the machine may hold 35963 at the moment pcscd
+binds it ("Address already in use", seen once in a CI run)."""
 # PC/SC part 3 ATR of a contactless ISO 14443 A part 3 card (MIFARE Classic 1K), as an ACR122U
 # reports it: the standard byte 0x03 after the PC/SC RID A0 00 00 03 06.
 ATR_ISO14443A = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
