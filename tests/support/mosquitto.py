@@ -92,10 +92,19 @@ class MosquittoBroker:
         self._drain()
 
     def stop(self) -> None:
-        """SIGTERM: mosquitto saves persistence and exits."""
+        """SIGTERM: mosquitto saves persistence and exits.
+
+        One CI run found mosquitto still alive 10 s after a SIGTERM sent right after `start`
+        returned, with its persistence file still being saved (150 start-and-stop rounds
+        did not reproduce it; a signal lost in a start-up race is the likely cause): a
+        second SIGTERM goes out after 5 s."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.terminate()
+                self.process.wait(timeout=10)
         self._drain()
 
     def restart(self, timeout: float = 10.0) -> None:
