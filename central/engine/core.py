@@ -1223,11 +1223,10 @@ class Engine:
                 yield failed
 
     def _snapshot(self, room_id: str) -> reads.BuiltSnapshot:
-        day = self._fresh_day()
-        with self.db.read() as conn:
-            return reads.room_snapshot(
-                conn, room_id, day, self.cache, self.estimator, self.clock.now()
-            )
+        ((_room, built),) = self.room_snapshots_built([room_id])
+        if isinstance(built, Exception):
+            raise built
+        return built
 
     def room_ids(self) -> list[str]:
         """Every room id, sorted."""
